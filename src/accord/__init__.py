@@ -6,15 +6,48 @@ data pairs that agree by construction (Bevins, Handley & Gessey-Jones 2024,
 arXiv:2407.15478).
 """
 
-from . import priors
+from . import bao, evidence, linear, priors
 from ._version import __version__
+from .calibrate import CalibrationResult, calibrate
+from .evidence import (
+    EvidenceResult,
+    cross_check,
+    evidence_from_chains,
+    evidence_from_numbers,
+    run_nested_sampling,
+)
+from .estimator import RatioEstimator, TrainingSettings, load, train
 from .exceptions import AccordError, AccordWarning, FormatError, NonFiniteSimulationError
+from .pipeline import RunResult, run
 from .problem import Problem
+from .simulate import Simulations, simulate
+from .stats import TensionStatistics, tension_from_p, tension_from_sample
 
 __all__ = [
     "__version__",
     "priors",
+    "linear",
+    "bao",
+    "evidence",
+    "EvidenceResult",
+    "evidence_from_numbers",
+    "evidence_from_chains",
+    "run_nested_sampling",
+    "cross_check",
     "Problem",
+    "Simulations",
+    "simulate",
+    "TrainingSettings",
+    "RatioEstimator",
+    "train",
+    "load",
+    "CalibrationResult",
+    "calibrate",
+    "RunResult",
+    "run",
+    "TensionStatistics",
+    "tension_from_p",
+    "tension_from_sample",
     "AccordError",
     "AccordWarning",
     "FormatError",

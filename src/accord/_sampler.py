@@ -1,0 +1,243 @@
+"""Nested sampling of a problem's three evidences with nautilus or dynesty.
+
+Each run samples only the parameters its experiment depends on, through the
+problem's own prior object, so that the evidences share the simulations'
+prior by construction (SPEC section 4, item 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .exceptions import AccordError
+
+__all__ = ["SamplingError", "SAMPLERS", "RunEvidence", "sample_evidence", "run_subset"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLERS = ("nautilus", "dynesty")
+
+_DEFAULT_N_LIVE = {"nautilus": 1000, "dynesty": 500}
+
+
+class SamplingError(AccordError):
+    """Nested sampling of a problem could not be run or returned nonsense."""
+
+
+@dataclass(frozen=True)
+class RunEvidence:
+    """The evidence of one nested-sampling run."""
+
+    logZ: float
+    logZ_err: float
+    n_like: int
+    wall_s: float
+
+
+def run_subset(problem: Any, label: str) -> tuple[str, ...]:
+    """The parameters run ``label`` (``"A"``, ``"B"`` or ``"AB"``) samples.
+
+    Raises
+    ------
+    SamplingError
+        If they split one of the prior's correlated blocks: the unit-cube
+        transform of part of a block is not defined.
+    """
+    names = {"A": problem.params_A, "B": problem.params_B, "AB": problem.names}[label]
+    groups = getattr(problem.prior, "groups", (tuple(problem.names),))
+    chosen = set(names)
+    for group in groups:
+        if set(group) & chosen and not set(group) <= chosen:
+            raise SamplingError(
+                f"run {label} of problem {problem.name!r} samples {list(names)}, which "
+                f"splits the prior's correlated block {list(group)}; the unit-cube "
+                f"transform of part of a block is undefined. Make each correlated "
+                f"block belong entirely to params_A, to params_B, or to both."
+            )
+    return tuple(names)
+
+
+class _Transform:
+    """Unit cube ``(*, k)`` of a run's parameters to their values ``(*, k)``.
+
+    The cube coordinates of parameters outside the run are held at 0.5; since
+    the run's parameters form whole prior blocks, their values do not depend
+    on those coordinates.
+    """
+
+    def __init__(self, prior: Any, columns: np.ndarray) -> None:
+        self.prior, self.columns = prior, columns
+
+    def __call__(self, cube: np.ndarray) -> np.ndarray:
+        cube = np.asarray(cube, dtype=float)
+        full = np.full(cube.shape[:-1] + (self.prior.dim,), 0.5)
+        full[..., self.columns] = cube
+        return self.prior.transform(full)[..., self.columns]
+
+
+class _LogLikelihood:
+    """Log-likelihood of one run as a function of its own parameters ``(*, k)``.
+
+    The problem's likelihoods take full rows ``theta (n, P)``; parameters the
+    run does not sample are set to the prior median, a harmless value inside
+    the support that the run's likelihoods ignore.
+    """
+
+    def __init__(self, problem: Any, label: str, columns: np.ndarray) -> None:
+        self.problem, self.label, self.columns = problem, label, columns
+        self.fill = np.asarray(problem.prior.transform(np.full(problem.prior.dim, 0.5)))
+        self.terms = {
+            "A": [(problem.log_likelihood_A, problem.x_A_obs)],
+            "B": [(problem.log_likelihood_B, problem.x_B_obs)],
+            "AB": [(problem.log_likelihood_A, problem.x_A_obs),
+                   (problem.log_likelihood_B, problem.x_B_obs)],
+        }[label]
+
+    def __call__(self, params: np.ndarray) -> np.ndarray | float:
+        params = np.asarray(params, dtype=float)
+        single = params.ndim == 1
+        theta = np.tile(self.fill, (1 if single else len(params), 1))
+        theta[:, self.columns] = params
+
+        logL = np.zeros(len(theta))
+        for log_likelihood, x in self.terms:
+            logL = logL + np.asarray(log_likelihood(theta, x), dtype=float).reshape(-1)
+
+        bad = np.isnan(logL) | np.isposinf(logL)
+        if np.any(bad):
+            row = dict(zip(self.problem.names, theta[int(np.argmax(bad))].tolist()))
+            raise SamplingError(
+                f"the log-likelihood of run {self.label} of problem "
+                f"{self.problem.name!r} is {logL[bad][0]} at {row}; it must be finite "
+                f"or -inf (zero likelihood)"
+            )
+        return float(logL[0]) if single else logL
+
+
+def sample_evidence(
+    problem: Any,
+    label: str,
+    *,
+    sampler: str,
+    n_live: int | None,
+    seed: int,
+    checkpoint: str | None,
+    progress: bool,
+    run_kwargs: Mapping[str, Any],
+    sampler_kwargs: Mapping[str, Any],
+) -> RunEvidence:
+    """Run one nested sampler on run ``label`` of ``problem``."""
+    names = run_subset(problem, label)
+    columns = problem.indices(names)
+    transform = _Transform(problem.prior, columns)
+    log_likelihood = _LogLikelihood(problem, label, columns)
+    n_live = _DEFAULT_N_LIVE[sampler] if n_live is None else n_live
+
+    start = time.perf_counter()
+    if sampler == "nautilus":
+        logZ, logZ_err, n_like = _nautilus(
+            transform, log_likelihood, len(names), n_live, seed, checkpoint, progress,
+            run_kwargs, sampler_kwargs,
+        )
+    else:
+        logZ, logZ_err, n_like = _dynesty(
+            transform, log_likelihood, len(names), n_live, seed, checkpoint, progress,
+            run_kwargs, sampler_kwargs,
+        )
+    wall_s = time.perf_counter() - start
+
+    if not (np.isfinite(logZ) and np.isfinite(logZ_err)):
+        raise SamplingError(
+            f"{sampler} returned logZ = {logZ} +/- {logZ_err} for run {label} of "
+            f"problem {problem.name!r}"
+        )
+    logger.info("%s run %s of %s: logZ = %.4f +/- %.4f (%d likelihood calls, %.1f s)",
+                sampler, label, problem.name, logZ, logZ_err, n_like, wall_s)
+    return RunEvidence(float(logZ), float(logZ_err), int(n_like), wall_s)
+
+
+def _nautilus(
+    transform: _Transform, log_likelihood: _LogLikelihood, n_dim: int, n_live: int,
+    seed: int, checkpoint: str | None, progress: bool, run_kwargs: Mapping[str, Any],
+    sampler_kwargs: Mapping[str, Any],
+) -> tuple[float, float, int]:
+    import nautilus
+
+    sampler = nautilus.Sampler(
+        transform, log_likelihood, n_dim=n_dim, n_live=n_live, vectorized=True,
+        pass_dict=False, seed=seed,
+        filepath=None if checkpoint is None else checkpoint + ".hdf5", resume=True,
+        **sampler_kwargs,
+    )
+    # The exploration phase biases the evidence slightly; discarding it is
+    # what makes nautilus's estimate unbiased.
+    options = {"discard_exploration": True, **run_kwargs}
+    sampler.run(verbose=progress, **options)
+
+    # nautilus reports no evidence error. Its estimate is an importance-sampling
+    # sum whose relative variance is about 1 / n_eff, hence this error on logZ.
+    logZ_err = 1.0 / np.sqrt(max(sampler.n_eff, 1.0))
+    return float(sampler.log_z), float(logZ_err), int(sampler.n_like)
+
+
+def _dynesty(
+    transform: _Transform, log_likelihood: _LogLikelihood, n_dim: int, n_live: int,
+    seed: int, checkpoint: str | None, progress: bool, run_kwargs: Mapping[str, Any],
+    sampler_kwargs: Mapping[str, Any],
+) -> tuple[float, float, int]:
+    import dynesty
+
+    path = None if checkpoint is None else checkpoint + ".dynesty"
+    options = {"print_progress": progress, **run_kwargs}
+    if path is not None and os.path.exists(path):
+        logger.info("resuming dynesty from %s", path)
+        sampler = dynesty.NestedSampler.restore(path)
+        sampler.run_nested(resume=True, checkpoint_file=path, **options)
+    else:
+        sampler = dynesty.NestedSampler(
+            log_likelihood, transform, n_dim, nlive=n_live,
+            rstate=np.random.default_rng(seed), **sampler_kwargs,
+        )
+        sampler.run_nested(checkpoint_file=path, **options)
+
+    results = sampler.results
+    n_like = int(np.sum(results.ncall))
+    return float(results.logz[-1]), float(results.logzerr[-1]), n_like
+
+
+def check_sampler_options(
+    problem: Any, sampler: str, n_live: int | None, n_repeats: int
+) -> None:
+    """Validate the arguments of :func:`accord.evidence.run_nested_sampling`."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
+    if n_live is not None and (
+        isinstance(n_live, bool) or not isinstance(n_live, (int, np.integer))
+        or n_live < 10
+    ):
+        raise ValueError(f"n_live must be an integer >= 10 or None; got {n_live!r}")
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) \
+            or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}")
+
+    missing = [
+        name for name in ("log_likelihood_A", "log_likelihood_B", "x_A_obs", "x_B_obs")
+        if getattr(problem, name, None) is None
+    ]
+    if missing:
+        raise ValueError(
+            f"nested sampling of problem {getattr(problem, 'name', '?')!r} needs "
+            f"{missing}; give them to Problem(...)"
+        )
+    if not callable(getattr(problem.prior, "transform", None)):
+        raise TypeError(
+            f"the prior of problem {problem.name!r} has no unit-cube transform; use a "
+            f"prior of accord.priors"
+        )
+

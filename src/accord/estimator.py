@@ -1,0 +1,567 @@
+"""Ensembles of neural estimators of log R: training, evaluation, persistence."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from ._networks import ClassifierNet, PosteriorPairNet, build_member
+from ._version import __version__
+from .exceptions import FormatError
+from .problem import Problem
+from .simulate import Simulations, simulate
+
+__all__ = ["RatioEstimator", "TrainingSettings", "train", "load"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "accord-estimator"
+FORMAT_VERSION = 1
+_CONFIG_FILE = "estimator.json"
+_WEIGHTS_FILE = "weights.safetensors"
+
+Method = Literal["posterior", "classifier"]
+
+
+@dataclass
+class TrainingSettings:
+    """Options of :func:`train` that shape the networks and their optimisation.
+
+    Attributes
+    ----------
+    method : {"posterior", "classifier"}
+        ``"posterior"`` (default) learns a Gaussian posterior of the shared
+        parameters for each experiment and integrates their product over the
+        prior in closed form; it holds when the experiments are very
+        informative. ``"classifier"`` is the classifier of the paper, whose
+        logit estimates log R directly.
+    n_members : int
+        Independently seeded networks in the ensemble.
+    hidden, n_blocks, activation :
+        Width, number of residual blocks and activation of the networks
+        (``hidden=0`` with ``"posterior"`` keeps the least-squares posterior).
+    compress : int or None
+        Classifier only: features of each experiment's own compression branch.
+    n_negatives : int
+        Classifier only: shuffled pairs per matched pair in each batch,
+        weighted ``1 / n_negatives`` so that the logit still estimates log R.
+    validation_fraction, batch_size, max_epochs, patience, learning_rate :
+        Optimisation: Adam, the learning rate halved after ``patience // 3``
+        epochs without improvement, stopping after ``patience`` epochs without
+        improvement of the validation loss and restoring the best weights.
+    """
+
+    method: Method = "posterior"
+    n_members: int = 5
+    hidden: int | None = None
+    n_blocks: int | None = None
+    activation: str = "silu"
+    compress: int | None = None
+    n_negatives: int = 1
+    validation_fraction: float = 0.2
+    batch_size: int = 1000
+    max_epochs: int = 500
+    patience: int = 10
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.method not in ("posterior", "classifier"):
+            raise ValueError(
+                f"method must be 'posterior' or 'classifier'; got {self.method!r}")
+        if self.hidden is None:
+            self.hidden = 64 if self.method == "posterior" else 128
+        if self.n_blocks is None:
+            self.n_blocks = 2 if self.method == "posterior" else 3
+        checks = [
+            ("n_members", self.n_members, 1), ("hidden", self.hidden, 0),
+            ("n_blocks", self.n_blocks, 0), ("n_negatives", self.n_negatives, 1),
+            ("batch_size", self.batch_size, 2), ("max_epochs", self.max_epochs, 0),
+            ("patience", self.patience, 1),
+        ]
+        for name, value, low in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        if self.compress is not None and (not isinstance(self.compress, int)
+                                          or self.compress < 1):
+            raise ValueError(f"compress must be a positive integer or None; "
+                             f"got {self.compress!r}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in (0, 1); "
+                             f"got {self.validation_fraction!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}")
+        if self.activation not in ("silu", "relu", "tanh", "sigmoid"):
+            raise ValueError(f"activation must be one of silu, relu, tanh, sigmoid; "
+                             f"got {self.activation!r}")
+
+
+@dataclass
+class RatioEstimator:
+    """A trained ensemble whose members each estimate log R for a data pair.
+
+    Use :func:`train` to make one and :func:`load` to read one from disk.
+
+    Attributes
+    ----------
+    members : list of torch.nn.Module
+    settings : TrainingSettings
+    problem_info : dict
+        Parameter names, shared parameters, data lengths and the prior's
+        description of the problem trained on.
+    history : list of dict
+        Training and validation loss per epoch, for each member.
+    seed : int or None
+        The seed the simulations and members were drawn from.
+    """
+
+    members: list[nn.Module]
+    settings: TrainingSettings
+    problem_info: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seed: int | None = None
+    n_simulations: int = 0
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def log_ratio(self, x_A: Any, x_B: Any, *, members: bool = False,
+                  batch_size: int = 20_000) -> np.ndarray:
+        """Estimated log R of data pairs.
+
+        Parameters
+        ----------
+        x_A : array (*, L_A)
+        x_B : array (*, L_B)
+            Data of the two experiments, with matching leading shapes.
+        members : bool
+            Return every member's estimate, shape ``(n_members, *)``, instead
+            of the ensemble mean, shape ``(*,)``.
+
+        Returns
+        -------
+        log_r : array (*,) or (n_members, *)
+        """
+        x_A = _check_pairs("x_A", x_A, self.problem_info["length_A"])
+        x_B = _check_pairs("x_B", x_B, self.problem_info["length_B"])
+        batch = x_A.shape[:-1]
+        if x_B.shape[:-1] != batch:
+            raise ValueError(f"x_A and x_B must have the same leading shape; got "
+                             f"{x_A.shape} and {x_B.shape}")
+        flat_A = x_A.reshape(-1, x_A.shape[-1])
+        flat_B = x_B.reshape(-1, x_B.shape[-1])
+        out = np.stack([_evaluate(m, flat_A, flat_B, batch_size) for m in self.members])
+        out = out.reshape((self.n_members,) + batch)
+        return out if members else out.mean(axis=0)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the ensemble to the directory ``path``.
+
+        The weights and normalisation statistics go to ``weights.safetensors``;
+        everything else (architecture, settings, training history, seeds,
+        versions, the weights' checksum) to ``estimator.json``. Nothing is
+        pickled, so loading a file never runs code from it.
+        """
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {f"member{i}.{name}": value.detach().cpu().contiguous()
+                   for i, member in enumerate(self.members)
+                   for name, value in member.state_dict().items()}
+        weights = path / _WEIGHTS_FILE
+        save_file(tensors, str(weights))
+        description = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "accord_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "weights_sha256": _sha256(weights),
+            "members": [member.config for member in self.members],
+            "settings": self.settings.__dict__,
+            "problem": self.problem_info,
+            "history": self.history,
+            "seed": self.seed,
+            "n_simulations": self.n_simulations,
+        }
+        (path / _CONFIG_FILE).write_text(json.dumps(description, indent=1))
+        return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load(path: str | Path) -> RatioEstimator:
+    """Read an ensemble written by :meth:`RatioEstimator.save`.
+
+    Raises
+    ------
+    FormatError
+        If the directory lacks a file, the description is not valid JSON or of
+        another format version, or the weights were truncated or edited.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    config_path, weights_path = path / _CONFIG_FILE, path / _WEIGHTS_FILE
+    for required in (config_path, weights_path):
+        if not required.is_file():
+            raise FormatError(f"{path} is not a saved accord estimator: "
+                              f"{required.name} is missing")
+    try:
+        description = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FormatError(f"{config_path} is not valid JSON ({error}); the file is "
+                          f"truncated or was edited") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT_NAME:
+        raise FormatError(f"{config_path} does not describe an accord estimator")
+    version = description.get("format_version")
+    if version != FORMAT_VERSION:
+        raise FormatError(
+            f"{config_path} has format version {version!r}; this accord "
+            f"({__version__}) reads version {FORMAT_VERSION}. Retrain, or load it "
+            f"with the accord version that wrote it "
+            f"({description.get('accord_version', 'unknown')}).")
+    if _sha256(weights_path) != description.get("weights_sha256"):
+        raise FormatError(f"{weights_path} does not match the checksum recorded in "
+                          f"{config_path}: the weights were truncated or changed")
+    try:
+        tensors = load_file(str(weights_path))
+        settings = TrainingSettings(**description["settings"])
+        members = []
+        for i, config in enumerate(description["members"]):
+            member = build_member(config)
+            prefix = f"member{i}."
+            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            member.load_state_dict(state, strict=True)
+            member.eval()
+            members.append(member)
+        return RatioEstimator(
+            members=members, settings=settings, problem_info=description["problem"],
+            history=description["history"], seed=description["seed"],
+            n_simulations=description.get("n_simulations", 0))
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as error:
+        raise FormatError(f"{path} could not be read as an accord estimator: "
+                          f"{error}") from None
+
+
+def _check_pairs(label: str, x: Any, length: int) -> np.ndarray:
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{label} must be an array of numbers; "
+                        f"got {type(x).__name__}") from None
+    if x.ndim == 0 or x.shape[-1] != length:
+        raise ValueError(f"{label} must have shape (*, {length}); got {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{label} is empty (shape {x.shape})")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{label} contains NaN or infinite values")
+    return x
+
+
+@torch.no_grad()
+def _evaluate(member: nn.Module, x_A: np.ndarray, x_B: np.ndarray,
+              batch_size: int) -> np.ndarray:
+    member.eval()
+    dtype = next(iter(member.buffers())).dtype
+    out = []
+    for start in range(0, len(x_A), batch_size):
+        a = torch.as_tensor(x_A[start:start + batch_size], dtype=dtype)
+        b = torch.as_tensor(x_B[start:start + batch_size], dtype=dtype)
+        out.append(member(a, b).double().numpy())
+    log_r = np.concatenate(out)
+    n_bad = int(np.sum(~np.isfinite(log_r)))
+    if n_bad:
+        raise FloatingPointError(
+            f"the network returned {n_bad} non-finite log R values of {len(log_r)}; "
+            f"the member is numerically broken for these inputs")
+    return log_r
+
+
+# --------------------------------------------------------------------------
+# Training
+
+
+def _seed_int(seed: np.random.SeedSequence) -> int:
+    return int(seed.generate_state(1, np.uint64)[0] % (2**63))
+
+
+def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    order = rng.permutation(n)
+    n_val = max(1, int(round(fraction * n)))
+    return order[n_val:], order[:n_val]
+
+
+def _optimise(
+    module: nn.Module,
+    train_loss: Callable[[np.ndarray, np.random.Generator], torch.Tensor],
+    val_loss: Callable[[], float],
+    n_train: int,
+    settings: TrainingSettings,
+    rng: np.random.Generator,
+    bar: tqdm,
+) -> dict[str, Any]:
+    """Adam with early stopping; restores a *copy* of the best weights."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    history: dict[str, Any] = {"train": [], "validation": [val_loss()], "best_epoch": 0}
+    if not params or settings.max_epochs == 0:
+        return history
+    optimiser = torch.optim.Adam(params, lr=settings.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser, factor=0.5, patience=max(1, settings.patience // 3))
+    best_loss, best_state = history["validation"][0], copy.deepcopy(module.state_dict())
+    for epoch in range(1, settings.max_epochs + 1):
+        module.train()
+        order = rng.permutation(n_train)
+        total = 0.0
+        for start in range(0, n_train - settings.batch_size // 2, settings.batch_size):
+            loss = train_loss(order[start:start + settings.batch_size], rng)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(order[start:start + settings.batch_size])
+        history["train"].append(total / n_train)
+        module.eval()
+        loss_val = val_loss()
+        history["validation"].append(loss_val)
+        scheduler.step(loss_val)
+        bar.set_postfix(epoch=epoch, val=f"{loss_val:.4g}", refresh=False)
+        if not math.isfinite(loss_val):
+            logger.warning("validation loss is not finite at epoch %d; stopping", epoch)
+            break
+        if loss_val < best_loss:
+            best_loss, history["best_epoch"] = loss_val, epoch
+            best_state = copy.deepcopy(module.state_dict())
+        elif epoch - history["best_epoch"] >= settings.patience:
+            break
+    module.load_state_dict(best_state)
+    module.eval()
+    return history
+
+
+def _train_posterior(member: PosteriorPairNet, data: dict[str, np.ndarray],
+                     split: tuple[np.ndarray, np.ndarray], settings: TrainingSettings,
+                     rng: np.random.Generator, bar: tqdm) -> dict[str, Any]:
+    train_idx, val_idx = split
+    u = torch.as_tensor(data["u"])
+    history = {}
+    for label, net in [("A", member.post_A), ("B", member.post_B)]:
+        x_np = data[f"x_{label}"]
+        net.norm.fit(x_np[train_idx], f"x_{label}")
+        net.initialise(x_np[train_idx], data["u"][train_idx])
+        x = torch.as_tensor(x_np)
+        u_train, x_train = u[train_idx], x[train_idx]
+        u_val, x_val = u[val_idx], x[val_idx]
+
+        def train_loss(batch: np.ndarray, rng: np.random.Generator, net=net,
+                       u_train=u_train, x_train=x_train) -> torch.Tensor:
+            return -net.log_prob(u_train[batch], x_train[batch]).mean()
+
+        @torch.no_grad()
+        def val_loss(net=net, u_val=u_val, x_val=x_val) -> float:
+            return float(-net.log_prob(u_val, x_val).mean())
+
+        history[label] = _optimise(net, train_loss, val_loss, len(train_idx),
+                                   settings, rng, bar)
+    return history
+
+
+def _derangement_shifts(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct non-zero cyclic shifts of a batch of ``n``."""
+    return rng.choice(np.arange(1, n), size=min(k, n - 1), replace=False)
+
+
+def _classifier_loss(member: ClassifierNet, x_A: torch.Tensor, x_B: torch.Tensor,
+                     shifts: np.ndarray) -> torch.Tensor:
+    """Weighted binary cross-entropy on logits: matched pairs against shuffles.
+
+    Each shift rolls x_B within the (already shuffled) batch, so no row is
+    paired with itself; the 1/len(shifts) weight of the shuffled pairs keeps
+    the optimal logit at log R for any number of them.
+    """
+    h_A, h_B = member.features(x_A, x_B)
+    positive = member.head(h_A, h_B)
+    loss = F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive))
+    for shift in shifts:
+        negative = member.head(h_A, torch.roll(h_B, int(shift), dims=0))
+        loss = loss + F.binary_cross_entropy_with_logits(
+            negative, torch.zeros_like(negative)) / len(shifts)
+    return loss
+
+
+def _train_classifier(member: ClassifierNet, data: dict[str, np.ndarray],
+                      split: tuple[np.ndarray, np.ndarray], settings: TrainingSettings,
+                      rng: np.random.Generator, bar: tqdm) -> dict[str, Any]:
+    train_idx, val_idx = split
+    member.norm_A.fit(data["x_A"][train_idx], "x_A")
+    member.norm_B.fit(data["x_B"][train_idx], "x_B")
+    dtype = member.norm_A.mean.dtype
+    x_A = torch.as_tensor(data["x_A"], dtype=dtype)
+    x_B = torch.as_tensor(data["x_B"], dtype=dtype)
+    xa_train, xb_train = x_A[train_idx], x_B[train_idx]
+    xa_val, xb_val = x_A[val_idx], x_B[val_idx]
+    # Validation pairings are fixed so that successive epochs are comparable.
+    val_shifts = _derangement_shifts(len(val_idx), settings.n_negatives, rng)
+
+    def train_loss(batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        shifts = _derangement_shifts(len(batch), settings.n_negatives, rng)
+        return _classifier_loss(member, xa_train[batch], xb_train[batch], shifts)
+
+    @torch.no_grad()
+    def val_loss() -> float:
+        return float(_classifier_loss(member, xa_val, xb_val, val_shifts))
+
+    return {"AB": _optimise(member, train_loss, val_loss, len(train_idx), settings,
+                            rng, bar)}
+
+
+def problem_info(problem: Problem, length_A: int, length_B: int) -> dict[str, Any]:
+    """The facts about a problem that an estimator must keep."""
+    to_dict = getattr(problem.prior, "to_dict", None)
+    return {
+        "name": problem.name,
+        "names": list(problem.names),
+        "shared": list(problem.shared),
+        "params_A": list(problem.params_A),
+        "params_B": list(problem.params_B),
+        "length_A": int(length_A),
+        "length_B": int(length_B),
+        "prior": to_dict() if callable(to_dict) else repr(problem.prior),
+    }
+
+
+def _normal_coordinates(problem: Problem, theta: np.ndarray) -> np.ndarray:
+    """Standard-normal coordinates of the shared parameters, ``(n, d)``."""
+    prior = problem.prior
+    if not callable(getattr(prior, "to_normal", None)):
+        raise TypeError(
+            "method='posterior' needs a prior with to_normal(theta), the map to "
+            "standard-normal coordinates that every prior of accord.priors has; "
+            f"{type(prior).__name__} lacks it. Use a prior of accord.priors or "
+            "method='classifier'.")
+    shared = set(problem.shared)
+    for group in getattr(prior, "groups", (problem.names,)):
+        if shared & set(group) and not set(group) <= shared:
+            raise ValueError(
+                f"the prior couples shared and nuisance parameters {list(group)}; "
+                "method='posterior' needs a prior that factorises between the "
+                "shared parameters and each experiment's nuisance parameters. "
+                "Use an Independent prior with separate blocks, or "
+                "method='classifier'.")
+    u = np.asarray(prior.to_normal(theta), dtype=float)[:, problem.indices(problem.shared)]
+    if not np.all(np.isfinite(u)):
+        raise ValueError("prior.to_normal returned non-finite values for simulated "
+                         "parameters; the prior's sample and to_normal disagree")
+    return u
+
+
+def train(
+    problem: Problem,
+    n_simulations: int = 100_000,
+    *,
+    seed: int | None = None,
+    settings: TrainingSettings | None = None,
+    simulations: Simulations | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> RatioEstimator:
+    """Simulate concordant pairs and train an ensemble that estimates log R.
+
+    Parameters
+    ----------
+    problem : Problem
+    n_simulations : int
+        Concordant pairs to simulate (ignored when ``simulations`` is given).
+    seed : int, optional
+        Seeds the simulations, the splits, the batches and every member.
+    settings : TrainingSettings, optional
+        Network and optimisation options; or pass them as keyword ``options``
+        (for example ``method="classifier"``, ``n_members=3``).
+    simulations : Simulations, optional
+        Reuse simulations made earlier with :func:`accord.simulate`.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    RatioEstimator
+
+    Notes
+    -----
+    Each member draws its own train/validation split and batch order from its
+    own seed, and stops early on its validation loss with the best weights
+    restored. The ``"posterior"`` method needs the shared parameters to be a
+    priori independent of the nuisance parameters; its Gaussian posteriors
+    are exact for linear-Gaussian problems and an approximation otherwise.
+
+    References
+    ----------
+    Bevins, Handley & Gessey-Jones (2024), arXiv:2407.15478.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an accord.Problem; got {type(problem).__name__}")
+    if settings is None:
+        settings = TrainingSettings(**options)
+    elif options:
+        raise TypeError("pass either settings= or keyword options, not both")
+    root = np.random.SeedSequence(seed)
+    seed_sims, seed_members = root.spawn(2)
+
+    if simulations is None:
+        simulations = simulate(problem, n_simulations, seed=seed_sims, progress=progress)
+    if len(simulations) < 10:
+        raise ValueError(f"training needs at least 10 simulations; got {len(simulations)}")
+    data = {"x_A": simulations.x_A, "x_B": simulations.x_B}
+    if settings.method == "posterior":
+        if not problem.shared:
+            raise ValueError("the experiments share no parameter, so R = 1 exactly")
+        data["u"] = _normal_coordinates(problem, simulations.theta)
+
+    members, histories = [], []
+    bar = tqdm(range(settings.n_members), desc="train", unit="member",
+               disable=not progress)
+    for member_seed in seed_members.spawn(settings.n_members):
+        rng = np.random.default_rng(member_seed)
+        split = _split(len(simulations), settings.validation_fraction, rng)
+        with torch.random.fork_rng():
+            torch.manual_seed(_seed_int(member_seed))
+            member, history = _fit_member(problem, data, split, settings, rng, bar)
+        members.append(member)
+        histories.append(history)
+        bar.update(1)
+    bar.close()
+    return RatioEstimator(members=members, settings=settings,
+                          problem_info=problem_info(problem, data["x_A"].shape[1],
+                                                       data["x_B"].shape[1]),
+                          history=histories,
+                          seed=seed, n_simulations=len(simulations))
+
+
+def _fit_member(problem: Problem, data: dict[str, np.ndarray], split, settings, rng, bar):
+    length_A, length_B = data["x_A"].shape[1], data["x_B"].shape[1]
+    if settings.method == "posterior":
+        member = PosteriorPairNet(length_A, length_B, len(problem.shared),
+                                  hidden=settings.hidden, n_blocks=settings.n_blocks,
+                                  activation=settings.activation)
+        return member, _train_posterior(member, data, split, settings, rng, bar)
+    member = ClassifierNet(length_A, length_B, hidden=settings.hidden,
+                           n_blocks=settings.n_blocks, activation=settings.activation,
+                           compress=settings.compress)
+    return member, _train_classifier(member, data, split, settings, rng, bar)
