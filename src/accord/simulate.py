@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
 import pickle
 import time
@@ -80,9 +79,7 @@ def _default_executor(problem: Problem, n_chunks: int,
     n_workers = min(os.cpu_count() or 1, n_chunks)
     if n_workers < 2 or seconds_left < _AUTO_POOL_SECONDS or not _picklable(problem):
         return None
-    # forkserver avoids forking a process that already runs PyTorch threads.
-    context = multiprocessing.get_context("forkserver")
-    return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+    return cf.ProcessPoolExecutor(max_workers=n_workers)
 
 
 def simulate(
