@@ -29,6 +29,9 @@ def log_det_spd(matrix: torch.Tensor) -> torch.Tensor:
 class Standardise(nn.Module):
     """``(x - mean) / std`` with statistics held as buffers."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, dim: int, dtype: torch.dtype) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim, dtype=dtype))
@@ -84,6 +87,9 @@ class ClassifierNet(nn.Module):
     two feature vectors. This keeps long data vectors tractable.
     """
 
+    branch_A: ResidualMLP | None
+    branch_B: ResidualMLP | None
+
     def __init__(self, length_A: int, length_B: int, *, hidden: int = 128,
                  n_blocks: int = 3, activation: str = "silu",
                  compress: int | None = None, dtype: str = "float32") -> None:
@@ -101,7 +107,8 @@ class ClassifierNet(nn.Module):
                                         activation=activation)
             n_in = 2 * compress
         else:
-            self.branch_A = self.branch_B = None
+            self.branch_A = None
+            self.branch_B = None
             n_in = length_A + length_B
         self.trunk = ResidualMLP(n_in, 1, hidden=hidden, n_blocks=n_blocks,
                                  activation=activation)
@@ -109,7 +116,7 @@ class ClassifierNet(nn.Module):
 
     def features(self, x_A: torch.Tensor, x_B: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h_A, h_B = self.norm_A(x_A), self.norm_B(x_B)
-        if self.branch_A is not None:
+        if self.branch_A is not None and self.branch_B is not None:
             h_A, h_B = self.branch_A(h_A), self.branch_B(h_B)
         return h_A, h_B
 
@@ -139,6 +146,13 @@ class GaussianPosteriorNet(nn.Module):
     informative the posterior is orders of magnitude narrower than the prior,
     and an optimiser's step of fixed size in prior units would swamp it.
     """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    width: torch.Tensor
+    chol0: torch.Tensor
+    tril: torch.Tensor
+    mlp: ResidualMLP | None
 
     def __init__(self, length: int, n_params: int, *, hidden: int = 64,
                  n_blocks: int = 2, activation: str = "silu") -> None:
@@ -234,9 +248,10 @@ class PosteriorPairNet(nn.Module):
         self.config: dict[str, Any] = dict(
             kind="posterior", length_A=length_A, length_B=length_B, n_params=n_params,
             hidden=hidden, n_blocks=n_blocks, activation=activation)
-        options = dict(hidden=hidden, n_blocks=n_blocks, activation=activation)
-        self.post_A = GaussianPosteriorNet(length_A, n_params, **options)
-        self.post_B = GaussianPosteriorNet(length_B, n_params, **options)
+        self.post_A = GaussianPosteriorNet(length_A, n_params, hidden=hidden,
+                                           n_blocks=n_blocks, activation=activation)
+        self.post_B = GaussianPosteriorNet(length_B, n_params, hidden=hidden,
+                                           n_blocks=n_blocks, activation=activation)
 
     def forward(self, x_A: torch.Tensor, x_B: torch.Tensor) -> torch.Tensor:
         mean_A, chol_A = self.post_A(x_A)

@@ -145,7 +145,7 @@ def calibrate(
     *,
     log_r_obs: float | None = None,
     log_r_obs_err: float = 0.0,
-    n_calibration: int = 20_000,
+    n_calibration: int = 50_000,
     seed: int | None = None,
     progress: bool = False,
 ) -> CalibrationResult:

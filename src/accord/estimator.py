@@ -582,11 +582,11 @@ def train(
 def _fit_member(problem: Problem, data: dict[str, np.ndarray], split, settings, rng, bar):
     length_A, length_B = data["x_A"].shape[1], data["x_B"].shape[1]
     if settings.method == "posterior":
-        member = PosteriorPairNet(length_A, length_B, len(problem.shared),
-                                  hidden=settings.hidden, n_blocks=settings.n_blocks,
-                                  activation=settings.activation)
-        return member, _train_posterior(member, data, split, settings, rng, bar)
-    member = ClassifierNet(length_A, length_B, hidden=settings.hidden,
-                           n_blocks=settings.n_blocks, activation=settings.activation,
-                           compress=settings.compress)
-    return member, _train_classifier(member, data, split, settings, rng, bar)
+        pair = PosteriorPairNet(length_A, length_B, len(problem.shared),
+                                hidden=settings.hidden, n_blocks=settings.n_blocks,
+                                activation=settings.activation)
+        return pair, _train_posterior(pair, data, split, settings, rng, bar)
+    classifier = ClassifierNet(length_A, length_B, hidden=settings.hidden,
+                               n_blocks=settings.n_blocks, activation=settings.activation,
+                               compress=settings.compress)
+    return classifier, _train_classifier(classifier, data, split, settings, rng, bar)

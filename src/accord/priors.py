@@ -238,14 +238,14 @@ class MultivariateNormal(Prior):
     """
 
     def __init__(
-        self, mean: Sequence[float], cov: Any, *, names: Sequence[str] | None = None
+        self, mean: Any, cov: Any, *, names: Sequence[str] | None = None
     ) -> None:
-        mean = np.asarray(mean, dtype=float)
-        if mean.ndim != 1 or mean.size == 0 or not np.all(np.isfinite(mean)):
+        mean_ = np.asarray(mean, dtype=float)
+        if mean_.ndim != 1 or mean_.size == 0 or not np.all(np.isfinite(mean_)):
             raise ValueError(
-                f"mean must be a finite vector of shape (P,); got shape {mean.shape}"
+                f"mean must be a finite vector of shape (P,); got shape {mean_.shape}"
             )
-        p = mean.size
+        p = mean_.size
         cov = np.asarray(cov, dtype=float)
         if cov.ndim == 0:
             cov = float(cov) * np.eye(p)
@@ -265,7 +265,7 @@ class MultivariateNormal(Prior):
         names = tuple(names)
         if len(names) != p or len(set(names)) != p:
             raise ValueError(f"names must be {p} distinct strings; got {names!r}")
-        self.mean, self.cov, self.names = mean, cov, names
+        self.mean, self.cov, self.names = mean_, cov, names
         self._log_det = 2.0 * np.sum(np.log(np.diag(self._chol)))
 
     def from_normal(self, u: np.ndarray) -> np.ndarray:
