@@ -127,3 +127,10 @@ def test_bad_arguments(setup):
     other = LinearGaussian.paper(sigma=1.0, n_params=2, seed=0).problem()
     with pytest.raises(ValueError, match="trained on parameters"):
         calibrate(estimator, other, log_r_obs=1.0)
+
+
+def test_observation_outside_the_simulations_is_loud(setup):
+    model, _, estimator = setup
+    far = model.problem(x_A_obs=model.x_A_obs + 100.0, x_B_obs=model.x_B_obs)
+    with pytest.warns(AccordWarning, match="x_A_obs lies outside the simulated data"):
+        calibrate(estimator, far, log_r_obs=1.0, n_calibration=500, seed=1)

@@ -135,6 +135,23 @@ def _finite_sample_error(stat: TensionStatistics, n: int) -> tuple[float, float]
     return dT * sigma_P, dC * sigma_P
 
 
+# Beyond this many training standard deviations an observed data value is
+# taken to lie outside the simulations (a Gaussian reaches 8 sigma once in
+# 10^15 draws).
+_OUTSIDE_Z = 8.0
+
+
+def _check_coverage(estimator: RatioEstimator, problem: Problem) -> None:
+    z_A, z_B = estimator.max_z_score(problem.x_A_obs, problem.x_B_obs)
+    for label, z in (("x_A_obs", z_A), ("x_B_obs", z_B)):
+        if z > _OUTSIDE_Z:
+            warnings.warn(
+                f"{label} lies outside the simulated data: one of its values is "
+                f"{z:.1f} training standard deviations from the simulated mean. The "
+                f"prior or the simulator may not cover the observation, and log R "
+                f"there is an extrapolation; check both.", AccordWarning, stacklevel=3)
+
+
 def _std(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
@@ -204,6 +221,8 @@ def calibrate(
                          f"got {log_r_obs_err!r}")
 
     # Observed log R, given or estimated.
+    if problem.has_observation:
+        _check_coverage(estimator, problem)
     if log_r_obs is None:
         if not problem.has_observation:
             raise ValueError("give log_r_obs, or a problem with observed data "

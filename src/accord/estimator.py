@@ -186,6 +186,25 @@ class RatioEstimator:
         out = out.reshape((self.n_members,) + batch)
         return out if members else out.mean(axis=0)
 
+    def max_z_score(self, x_A: Any, x_B: Any) -> tuple[float, float]:
+        """Largest ``|x - mean| / std`` of each data set, in training units.
+
+        A value far above the few sigma that Gaussian-like simulations reach
+        means the data lie outside what was simulated, where no estimate of
+        log R can be trusted.
+        """
+        x_A = _check_pairs("x_A", x_A, self.problem_info["length_A"])
+        x_B = _check_pairs("x_B", x_B, self.problem_info["length_B"])
+        member = self.members[0]
+        norms = ((member.post_A.norm, member.post_B.norm)
+                 if isinstance(member, PosteriorPairNet)
+                 else (member.norm_A, member.norm_B))
+        scores = []
+        for x, norm in zip((x_A, x_B), norms):
+            z = (x - norm.mean.double().numpy()) / norm.std.double().numpy()
+            scores.append(float(np.max(np.abs(z))))
+        return scores[0], scores[1]
+
     def save(self, path: str | Path) -> Path:
         """Write the ensemble to the directory ``path``.
 
