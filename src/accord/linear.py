@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, linalg, optimize, stats
 
+from ._validation import check_last_axis
 from .exceptions import AccordWarning
 from .priors import Independent, MultivariateNormal, as_rng
 from .problem import Problem
@@ -117,23 +118,11 @@ def _as_covariance(name: str, value: Any, dim: int) -> np.ndarray:
 
 
 def _as_data(name: str, value: Any, length: int) -> np.ndarray:
-    x = np.asarray(value, dtype=float)
-    if x.ndim == 0 or x.shape[-1] != length:
-        raise ValueError(
-            f"{name} must have shape (*, {length}), one column per data point; "
-            f"got shape {x.shape}"
-        )
-    return x
+    return check_last_axis(name, value, length, what="data point")
 
 
 def _as_theta(theta: Any, dim: int) -> np.ndarray:
-    theta = np.asarray(theta, dtype=float)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(
-            f"theta must have shape (*, {dim}), one column per parameter; "
-            f"got shape {theta.shape}"
-        )
-    return theta
+    return check_last_axis("theta", theta, dim)
 
 
 # --------------------------------------------------------------------------

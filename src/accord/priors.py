@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import special
 
+from ._validation import check_last_axis as _check_last_axis
+
 __all__ = [
     "Prior",
     "Uniform",
@@ -55,16 +57,6 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
         f"rng must be a numpy.random.Generator, an integer seed or None; "
         f"got {type(rng).__name__}"
     )
-
-
-def _check_last_axis(name: str, array: Any, dim: int) -> np.ndarray:
-    array = np.asarray(array, dtype=float)
-    if array.ndim == 0 or array.shape[-1] != dim:
-        raise ValueError(
-            f"{name} must have shape (*, {dim}), one column per parameter; "
-            f"got shape {array.shape}"
-        )
-    return array
 
 
 class Prior(abc.ABC):

@@ -40,6 +40,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._validation import check_last_axis
 from ..priors import Independent, Normal, Prior, Uniform
 
 __all__ = [
@@ -306,13 +307,7 @@ def get_parameterisation(name: str | Parameterisation) -> Parameterisation:
 
 
 def _check_theta(theta: np.ndarray, dim: int) -> np.ndarray:
-    theta = np.asarray(theta, dtype=float)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(
-            f"theta must have shape (*, {dim}), one column per parameter; "
-            f"got shape {theta.shape}"
-        )
-    return theta
+    return check_last_axis("theta", theta, dim)
 
 
 def _check_z(z: np.ndarray) -> np.ndarray:
