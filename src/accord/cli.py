@@ -5,22 +5,71 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ._version import __version__
 from .exceptions import AccordError
+from .report import summary_text
+
+if TYPE_CHECKING:
+    from .config import BAOConfig
 
 logger = logging.getLogger("accord")
 
-EXAMPLES = ("linear",)
+EXAMPLES = ("bao", "linear")
+
+_CONFIG_HELP = """\
+configuration file (bao):
+  --config FILE.toml selects the surveys, the model, the prior, the budget and
+  where log R_obs comes from; every key is optional and unknown keys are
+  errors. Options given on the command line override the file.
+
+    seed = 0
+    n_simulations = 50000
+    n_calibration = 20000
+    name = "DESI DR2 vs SDSS DR12+DR16"
+
+    [data]                      # shipped names (accord.bao.list_bao()) or
+    A = ["sdss_dr12_lrg", "sdss_dr16_lrg_z0.70"]   # {mean = "x_mean.txt",
+    B = ["desi_dr2_lrg+elg_z0.93", "desi_dr2_elg_z1.32"]  # cov = "x_cov.txt"}
+
+    [model]
+    parameterisation = "Om_H0rd"    # or "physical" (omega_b, omega_c, h)
+    [model.prior]                   # override any parameter's default prior
+    Om = { type = "uniform", low = 0.05, high = 0.7 }   # also loguniform, normal
+
+    [training]                      # fields of accord.TrainingSettings
+    method = "posterior"            # or "classifier"
+    members = 5
+
+    [observed]                      # where log R_obs comes from:
+    source = "sampler"              # nested sampling here (nautilus, dynesty)
+    n_live = 500                    #   with sampler, n_live, n_repeats, seed
+    # source = "numbers"            # logR, logR_err (or logZ_A, logZ_B,
+    # logR = 4.6                    #   logZ_AB with their _err)
+    # logR_err = 0.1
+    # source = "chains"             # root_A, root_B, root_AB, n_samples
+    # source = "network"            # the network's own estimate
+
+  `accord run bao --print-config` prints the full default file.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit with code 1, like all others."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"accord: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accord",
         description="Calibrated Bayesian tension between two experiments, in sigma.")
     parser.add_argument("--version", action="version", version=f"accord {__version__}")
@@ -28,25 +77,42 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="simulate, train and calibrate a built-in example",
-        description="Simulate concordant data, train the ensemble, calibrate the "
-                    "observed log R and write result.json, summary.txt and figures.")
-    run.add_argument("example", nargs="?", default="linear", choices=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Simulate concordant data, train the ensemble, obtain the "
+                    "observed log R, calibrate it and write result.json, "
+                    "summary.txt, report.md and figures. Without arguments: SDSS "
+                    "DR12 LRG (z = 0.38, 0.51) against DESI DR1 (z = 0.71, 0.93, "
+                    "1.32) BAO in flat LCDM, log R_obs by nested sampling "
+                    "(nautilus) on the simulations' own prior. A rerun with the "
+                    "same options reuses finished stages.",
+        epilog=_CONFIG_HELP)
+    run.add_argument("example", nargs="?", default="bao", choices=EXAMPLES,
                      help="built-in problem (default: %(default)s)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    run.add_argument("--config", type=Path, default=None,
+                     help="TOML configuration of the bao run (see below)")
+    run.add_argument("--print-config", action="store_true",
+                     help="print the default bao configuration file and exit")
+    run.add_argument("--seed", type=int, default=None,
+                     help="seed of the run (default 0)")
     run.add_argument("--output", type=Path, default=None,
                      help="output directory (default: accord-output/EXAMPLE)")
-    run.add_argument("--n-simulations", type=int, default=100_000,
-                     help="training simulations (default %(default)s)")
-    run.add_argument("--n-calibration", type=int, default=20_000,
-                     help="fresh concordant pairs for calibration (default %(default)s)")
-    run.add_argument("--members", type=int, default=5,
-                     help="networks in the ensemble (default %(default)s)")
-    run.add_argument("--method", choices=("posterior", "classifier"), default="posterior",
-                     help="estimator of log R (default %(default)s)")
+    run.add_argument("--n-simulations", type=int, default=None,
+                     help="training simulations (default 50000 for bao, 100000 "
+                          "for linear)")
+    run.add_argument("--n-calibration", type=int, default=None,
+                     help="fresh concordant pairs for calibration (default 20000)")
+    run.add_argument("--members", type=int, default=None,
+                     help="networks in the ensemble (default 5)")
+    run.add_argument("--method", choices=("posterior", "classifier"), default=None,
+                     help="estimator of log R (default posterior)")
     run.add_argument("--log-r-obs", type=float, default=None,
-                     help="observed log R (default: the example's own)")
-    run.add_argument("--log-r-obs-err", type=float, default=0.0,
+                     help="observed log R (default: the example's own; for bao, "
+                          "nested sampling)")
+    run.add_argument("--log-r-obs-err", type=float, default=None,
                      help="standard error of --log-r-obs")
+    run.add_argument("--n-live", type=int, default=None,
+                     help="bao: live points of the nested sampler (default 500)")
+    run.add_argument("--no-figures", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     linear = run.add_argument_group("linear example")
     linear.add_argument("--sigma", type=float, default=1.0,
@@ -63,20 +129,25 @@ def _run_linear(args: argparse.Namespace) -> int:
 
     if not args.sigma > 0:
         raise ValueError(f"--sigma must be positive; got {args.sigma}")
+    if args.config is not None or args.n_live is not None:
+        raise ValueError("--config and --n-live apply to the bao example only")
+    if args.log_r_obs_err is not None and args.log_r_obs is None:
+        raise ValueError("--log-r-obs-err needs --log-r-obs")
     model = LinearGaussian.paper(sigma=args.sigma, seed=args.problem_seed)
     problem = model.problem()
     exact_obs = float(model.logR(model.x_A_obs, model.x_B_obs))
     log_r_obs = exact_obs if args.log_r_obs is None else args.log_r_obs
     exact = model.tension(log_r_obs)
-    exact_sample = model.concordance_sample(20_000, np.random.default_rng(args.seed))
+    exact_sample = model.concordance_sample(20_000, np.random.default_rng(args.seed or 0))
     output = args.output or Path("accord-output") / f"linear_sigma{args.sigma:g}"
 
     result = run(
-        problem, output, n_simulations=args.n_simulations,
-        n_calibration=args.n_calibration, seed=args.seed,
-        log_r_obs=log_r_obs, log_r_obs_err=args.log_r_obs_err,
-        settings=TrainingSettings(method=args.method, n_members=args.members),
-        progress=not args.quiet, exact_log_r=exact_sample,
+        problem, output, n_simulations=args.n_simulations or 100_000,
+        n_calibration=args.n_calibration or 20_000, seed=args.seed or 0,
+        log_r_obs=log_r_obs, log_r_obs_err=args.log_r_obs_err or 0.0,
+        settings=TrainingSettings(method=args.method or "posterior",
+                                  n_members=args.members or 5),
+        progress=not args.quiet, exact_log_r=exact_sample, figures=not args.no_figures,
         extra={"exact": {"logR_obs": exact_obs, "P": float(exact.P),
                          "T": float(exact.T), "C": float(exact.C)},
                "sigma": args.sigma, "problem_seed": args.problem_seed})
@@ -91,6 +162,67 @@ def _run_linear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bao_config(args: argparse.Namespace) -> BAOConfig:
+    """The configuration file, with the command line's overrides."""
+    from dataclasses import replace
+
+    from .config import BAOConfig, ObservedSettings, load_config
+
+    config = BAOConfig() if args.config is None else load_config(args.config)
+    changes: dict[str, Any] = {}
+    for option, key, minimum in [("seed", "seed", 0),
+                                 ("n_simulations", "n_simulations", 10),
+                                 ("n_calibration", "n_calibration", 100)]:
+        value = getattr(args, option)
+        if value is not None:
+            if value < minimum:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(f"{flag} must be >= {minimum}; got {value}")
+            changes[key] = value
+    training = {}
+    if args.members is not None:
+        training["n_members"] = args.members
+    if args.method is not None:
+        training["method"] = args.method
+    if training:
+        changes["training"] = replace(config.training, **training)
+    if args.log_r_obs is not None:
+        err = 0.0 if args.log_r_obs_err is None else args.log_r_obs_err
+        changes["observed"] = ObservedSettings(
+            source="numbers", options={"logR": args.log_r_obs, "logR_err": err})
+    elif args.log_r_obs_err is not None:
+        raise ValueError("--log-r-obs-err needs --log-r-obs")
+    if args.n_live is not None:
+        if config.observed.source != "sampler" or args.log_r_obs is not None:
+            raise ValueError("--n-live applies when log R_obs comes from the sampler")
+        if args.n_live < 10:
+            raise ValueError(f"--n-live must be >= 10; got {args.n_live}")
+        changes["observed"] = replace(config.observed, n_live=args.n_live)
+    return config.replace(**changes)
+
+
+def _run_bao(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_CONFIG
+    from .pipeline import run_bao
+
+    if args.print_config:
+        print(DEFAULT_CONFIG, end="")
+        return 0
+    if args.sigma != 1.0 or args.problem_seed != 0:
+        raise ValueError("--sigma and --problem-seed apply to the linear example only")
+    config = _bao_config(args)
+    output = args.output or Path("accord-output") / "bao"
+    start = time.perf_counter()
+    result = run_bao(config, output, progress=not args.quiet,
+                     figures=not args.no_figures)
+    print(summary_text(result))
+    print(f"  wall time     {time.perf_counter() - start:.1f} s")
+    written = sorted(p.name for p in result.output.iterdir()
+                     if p.suffix in (".json", ".md", ".txt", ".png"))
+    print(f"  written to    {result.output}/ ({', '.join(written)})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -98,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("default")
     try:
         if args.command == "run":
-            return {"linear": _run_linear}[args.example](args)
+            if args.print_config and args.example != "bao":
+                raise ValueError("--print-config applies to the bao example only")
+            return {"bao": _run_bao, "linear": _run_linear}[args.example](args)
     except (AccordError, ValueError, TypeError) as error:
         print(f"accord: error: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from ._networks import ClassifierNet, PosteriorPairNet, build_member
 from ._version import __version__
 from .exceptions import FormatError
 from .problem import Problem
-from .simulate import Simulations, simulate
+from .simulation import Simulations, simulate
 
 __all__ = ["RatioEstimator", "TrainingSettings", "train", "load"]
 
@@ -321,8 +321,9 @@ def _evaluate(member: nn.Module, x_A: np.ndarray, x_B: np.ndarray,
     dtype = next(iter(member.buffers())).dtype
     out = []
     for start in range(0, len(x_A), batch_size):
-        a = torch.as_tensor(x_A[start:start + batch_size], dtype=dtype)
-        b = torch.as_tensor(x_B[start:start + batch_size], dtype=dtype)
+        # Copies, so that read-only inputs (memory maps, views) are accepted.
+        a = torch.tensor(x_A[start:start + batch_size], dtype=dtype)
+        b = torch.tensor(x_B[start:start + batch_size], dtype=dtype)
         out.append(member(a, b).double().numpy())
     log_r = np.concatenate(out)
     n_bad = int(np.sum(~np.isfinite(log_r)))

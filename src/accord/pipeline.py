@@ -1,36 +1,124 @@
 """One call from a problem to a calibrated tension, with every stage on disk.
 
-:func:`run` simulates, trains the ensemble and calibrates, writing each
-finished stage to the output directory. Running it again with the same
-arguments reuses the finished stages, so an interrupted run resumes and a
-failure mid-way loses nothing already computed.
+:func:`run` simulates, trains the ensemble, obtains the observed log R
+(optionally by nested sampling of the problem's own likelihoods and prior),
+calibrates and reports, writing each finished stage to the output directory.
+Running it again with the same arguments reuses the finished stages, so an
+interrupted run resumes and a failure mid-way loses nothing already computed.
+:func:`run_bao` does the same for two BAO data sets described by a
+:class:`~accord.config.BAOConfig`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import stats
 
 from ._version import __version__
-from .calibrate import CalibrationResult, calibrate
+from .calibration import CalibrationResult, calibrate
 from .estimator import RatioEstimator, TrainingSettings, load, train
-from .exceptions import AccordError
+from .evidence import EvidenceResult, cross_check, run_nested_sampling
+from .exceptions import AccordError, AccordWarning
 from .problem import Problem
-from .simulate import Simulations, simulate
+from .simulation import Simulations, simulate
 
-__all__ = ["RunResult", "run"]
+if TYPE_CHECKING:
+    from .config import BAOConfig
+
+__all__ = ["NestedSampling", "PosteriorSamples", "RunResult", "run", "run_bao"]
 
 logger = logging.getLogger(__name__)
 
 _MANIFEST = "run.json"
 _SIMULATIONS = "simulations.npz"
 _ESTIMATOR = "estimator"
+_EVIDENCE = "evidence.json"
+_SAMPLING_DIR = "nested_sampling"
+_LABELS = ("A", "B", "AB")
+
+
+@dataclass(frozen=True)
+class NestedSampling:
+    """Ask :func:`run` to compute log R_obs by nested sampling.
+
+    The three runs (A, B, AB) sample the problem's own likelihoods through its
+    own prior object, the prior of the simulations (SPEC section 4, item 5).
+
+    Attributes
+    ----------
+    sampler : {"nautilus", "dynesty"}
+    n_live : int
+        Live points of each run.
+    n_repeats : int
+        Independent repeats of each run; their scatter enters the error.
+    seed : int or None
+        Seed of the sampler; by default the seed of the run.
+    n_eff, n_networks : int or None
+        nautilus only: the effective sample size at which it stops (its
+        default 10 000) and the networks of its bounds (default 4). Smaller
+        values are quicker and noisier.
+    """
+
+    sampler: str = "nautilus"
+    n_live: int = 500
+    n_repeats: int = 1
+    seed: int | None = None
+    n_eff: int | None = None
+    n_networks: int | None = None
+
+    def __post_init__(self) -> None:
+        from ._sampler import SAMPLERS
+
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}; got {self.sampler!r}")
+        if self.sampler != "nautilus" and (self.n_eff or self.n_networks):
+            raise ValueError("n_eff and n_networks are options of nautilus only")
+        for name in ("n_eff", "n_networks"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None; "
+                                 f"got {value!r}")
+
+
+@dataclass
+class PosteriorSamples:
+    """Weighted posterior samples of one nested-sampling run.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The run's parameters.
+    theta : array (n, k)
+    log_w : array (n,)
+        Normalised log-weights.
+    log_l : array (n,)
+        Log-likelihoods.
+    """
+
+    names: tuple[str, ...]
+    theta: np.ndarray
+    log_w: np.ndarray
+    log_l: np.ndarray
+
+    @property
+    def weights(self) -> np.ndarray:
+        w = np.exp(self.log_w - self.log_w.max())
+        return w / w.sum()
+
+    def best_fit(self) -> dict[str, float]:
+        """The sample of highest likelihood (the maximum posterior for a flat prior)."""
+        return dict(zip(self.names, self.theta[int(np.argmax(self.log_l))].tolist()))
 
 
 @dataclass
@@ -48,6 +136,20 @@ class RunResult:
     extra : dict
         Problem-specific values written beside the result (for example the
         exact answer of a linear-Gaussian problem).
+    evidence : EvidenceResult or None
+        Where log R_obs came from, when it came from evidences.
+    suspiciousness : dict or None
+        ``logS``, ``logS_err``, ``d_G``, ``p_S``, ``sigma_S`` from the
+        nested-sampling samples or the chains; None where unavailable.
+    network_check : dict or None
+        The network's own log R for the observed data (``log_r``,
+        ``spread``) against log R_obs, and whether they ``agree`` within
+        three combined standard deviations.
+    posteriors : dict
+        :class:`PosteriorSamples` of the runs ``"A"``, ``"B"``, ``"AB"``,
+        where the sampler provides them.
+    reused : list of str
+        The stages taken from disk rather than computed.
     """
 
     calibration: CalibrationResult
@@ -55,6 +157,12 @@ class RunResult:
     output: Path
     timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    evidence: EvidenceResult | None = None
+    suspiciousness: dict[str, Any] | None = None
+    network_check: dict[str, Any] | None = None
+    posteriors: dict[str, PosteriorSamples] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+    problem: str = ""
 
 
 def _load_simulations(path: Path) -> Simulations:
@@ -76,6 +184,8 @@ def run(
     figures: bool = True,
     extra: dict[str, Any] | None = None,
     exact_log_r: np.ndarray | None = None,
+    evidence: EvidenceResult | NestedSampling | None = None,
+    report: bool = False,
 ) -> RunResult:
     """Simulate, train and calibrate, writing every stage to ``output``.
 
@@ -90,23 +200,47 @@ def run(
     seed : int
         Seeds everything; the same seed gives the same numbers.
     log_r_obs, log_r_obs_err : float, optional
-        Observed log R and its error; without them the network estimates
-        log R for the problem's observed data.
+        Observed log R and its error; without them (and without
+        ``evidence``) the network estimates log R for the problem's observed
+        data.
     settings : TrainingSettings, optional
     progress : bool
         Show progress bars.
     figures : bool
-        Write ``concordance.png``, ``cdf.png`` and ``training.png``.
+        Write ``concordance.png``, ``cdf.png`` and ``training.png``, and
+        ``posteriors.png`` when nested-sampling samples exist.
     extra : dict, optional
         Values to store in ``result.json`` beside the calibration.
     exact_log_r : array (N,), optional
         An exact concordance sample drawn in the histogram for comparison.
+    evidence : EvidenceResult or NestedSampling, optional
+        The source of log R_obs: evidences already computed (from numbers or
+        chains), or :class:`NestedSampling` to run the sampler here as a
+        resumable stage (``evidence.json`` and ``nested_sampling/``). Exclusive
+        with ``log_r_obs``.
+    report : bool
+        Also write ``report.md``.
 
     Returns
     -------
     RunResult
+
+    Notes
+    -----
+    Whenever log R_obs does not come from the network, the network's own
+    estimate for the observed data is compared with it
+    (:func:`accord.evidence.cross_check`); an
+    :class:`~accord.exceptions.AccordWarning` says when they differ by more
+    than three combined standard deviations.
     """
     settings = settings if settings is not None else TrainingSettings()
+    if evidence is not None and log_r_obs is not None:
+        raise ValueError("give log_r_obs or evidence, not both; got log_r_obs="
+                         f"{log_r_obs!r} and evidence={type(evidence).__name__}")
+    if evidence is not None and not isinstance(evidence, (EvidenceResult,
+                                                          NestedSampling)):
+        raise TypeError(f"evidence must be an EvidenceResult, a NestedSampling or "
+                        f"None; got {type(evidence).__name__}")
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -126,12 +260,14 @@ def run(
         (output / _SIMULATIONS).unlink(missing_ok=True)
         previous.write_text(json.dumps(manifest, indent=1))
     timings: dict[str, float] = {}
+    reused: list[str] = []
 
     # Stage 1: training simulations.
     start = time.perf_counter()
     sims_path = output / _SIMULATIONS
     if reuse and sims_path.is_file():
         simulations = _load_simulations(sims_path)
+        reused.append("simulate")
         logger.info("reusing %d simulations from %s", len(simulations), sims_path)
     else:
         root = np.random.SeedSequence(seed).spawn(2)[0]
@@ -150,6 +286,7 @@ def run(
     if reuse and estimator_path.is_dir():
         try:
             estimator = load(estimator_path)
+            reused.append("train")
             logger.info("reusing the trained ensemble in %s", estimator_path)
         except AccordError as error:
             logger.warning("cannot reuse %s (%s); retraining", estimator_path, error)
@@ -159,23 +296,243 @@ def run(
         estimator.save(estimator_path)
     timings["train"] = time.perf_counter() - start
 
-    # Stage 3: calibration and report.
+    # Stage 3: the observed log R.
+    start = time.perf_counter()
+    suspiciousness: dict[str, Any] | None = None
+    posteriors: dict[str, PosteriorSamples] = {}
+    if isinstance(evidence, NestedSampling):
+        evidence, suspiciousness, posteriors, was_reused = _nested_sampling_stage(
+            problem, output, evidence, seed=seed, progress=progress)
+        if was_reused:
+            reused.append("nested_sampling")
+    elif isinstance(evidence, EvidenceResult) and evidence.sigma_S is not None:
+        suspiciousness = {key: getattr(evidence, key) for key in
+                          ("logS", "logS_err", "d_G", "d_G_err", "p_S", "sigma_S")}
+        suspiciousness["source"] = "chains"
+    if evidence is not None:
+        log_r_obs, log_r_obs_err = evidence.logR, evidence.logR_err
+    timings["nested_sampling"] = time.perf_counter() - start
+
+    network_check = None
+    if log_r_obs is not None and problem.has_observation:
+        network_check = _network_check(estimator, problem, log_r_obs, log_r_obs_err)
+
+    # Stage 4: calibration and report.
     start = time.perf_counter()
     result = calibrate(estimator, problem, log_r_obs=log_r_obs,
                        log_r_obs_err=log_r_obs_err, n_calibration=n_calibration,
                        seed=seed, progress=progress)
     timings["calibrate"] = time.perf_counter() - start
+    run_result = RunResult(
+        calibration=result, estimator=estimator, output=output, timings=timings,
+        extra=extra or {}, evidence=evidence, suspiciousness=suspiciousness,
+        network_check=network_check, posteriors=posteriors, reused=reused,
+        problem=problem.name)
+
+    from .report import summary_text, write_report
+
     payload = result.to_dict()
     payload["timings_s"] = timings
     payload["extra"] = extra or {}
+    if evidence is not None or network_check is not None:
+        payload["evidence"] = None if evidence is None else evidence.to_dict()
+        payload["suspiciousness"] = suspiciousness
+        payload["network_check"] = network_check
+        payload["reused_stages"] = reused
     (output / "result.json").write_text(json.dumps(payload, indent=1))
-    (output / "summary.txt").write_text(result.summary() + "\n")
+    (output / "summary.txt").write_text(summary_text(run_result) + "\n")
     if figures:
         from .plots import save_figures
 
         save_figures(result, estimator, output, exact_log_r=exact_log_r)
-    return RunResult(calibration=result, estimator=estimator, output=output,
-                     timings=timings, extra=extra or {})
+        if posteriors:
+            from .bao.plots import save_posteriors
+
+            save_posteriors(posteriors, output / "posteriors.png")
+    if report:
+        write_report(run_result, output / "report.md")
+    return run_result
+
+
+def _network_check(estimator: RatioEstimator, problem: Problem, log_r_obs: float,
+                   log_r_obs_err: float) -> dict[str, Any]:
+    """The network's log R for the observed data, against log R_obs."""
+    members = estimator.log_ratio(problem.x_A_obs, problem.x_B_obs, members=True)
+    log_r = float(members.mean())
+    spread = float(members.std(ddof=1)) if members.size > 1 else 0.0
+    agree = cross_check(log_r_obs, log_r_obs_err, log_r, spread)
+    combined = math.hypot(log_r_obs_err, spread)
+    return {"log_r": log_r, "spread": spread, "log_r_members": members.tolist(),
+            "difference": log_r - log_r_obs,
+            "n_sigma": abs(log_r - log_r_obs) / combined if combined > 0 else None,
+            "agree": bool(agree)}
+
+
+# --------------------------------------------------------------------------
+# The nested-sampling stage
+
+
+def _nested_sampling_stage(
+    problem: Problem, output: Path, options: NestedSampling, *, seed: int,
+    progress: bool,
+) -> tuple[EvidenceResult, dict[str, Any] | None, dict[str, PosteriorSamples], bool]:
+    """Run (or reuse) nested sampling of the observed data.
+
+    The result goes to ``evidence.json``; the sampler's checkpoints and the
+    weighted posterior samples to ``nested_sampling/``. A finished stage with
+    the same manifest is reused; an interrupted one resumes from nautilus's
+    checkpoints; a stage with another manifest is started afresh.
+    """
+    sampler_seed = seed if options.seed is None else options.seed
+    prior = getattr(problem.prior, "to_dict", None)
+    manifest = {
+        "accord_version": __version__,
+        "problem": problem.name,
+        "names": list(problem.names),
+        "prior": prior() if callable(prior) else repr(problem.prior),
+        "x_A_obs": np.asarray(problem.x_A_obs).tolist(),
+        "x_B_obs": np.asarray(problem.x_B_obs).tolist(),
+        "sampler": options.sampler,
+        "n_live": options.n_live,
+        "n_repeats": options.n_repeats,
+        "seed": sampler_seed,
+        "n_eff": options.n_eff,
+        "n_networks": options.n_networks,
+    }
+    directory = output / _SAMPLING_DIR
+    stored = _read_manifest(output / _EVIDENCE)
+    if stored is not None and stored.get("manifest") == manifest:
+        posteriors = _load_posteriors(directory)
+        if posteriors is not None or options.sampler != "nautilus":
+            logger.info("reusing the nested-sampling result in %s", output / _EVIDENCE)
+            evidence = _evidence_from_dict(stored["evidence"])
+            return evidence, stored.get("suspiciousness"), posteriors or {}, True
+
+    # Checkpoints of other settings would be resumed as if they were ours.
+    if _read_manifest(directory / _MANIFEST) != manifest and directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+
+    run_kwargs = {} if options.n_eff is None else {"n_eff": options.n_eff}
+    sampler_kwargs = {} if options.n_networks is None else \
+        {"n_networks": options.n_networks}
+    evidence = run_nested_sampling(
+        problem, sampler=options.sampler, n_live=options.n_live, seed=sampler_seed,
+        n_repeats=options.n_repeats, checkpoint_dir=directory, progress=progress,
+        run_kwargs=run_kwargs, sampler_kwargs=sampler_kwargs)
+    posteriors = {}
+    if options.sampler == "nautilus":
+        posteriors = _nautilus_posteriors(problem, directory, options.n_live)
+        for label, samples in posteriors.items():
+            np.savez(directory / f"posterior_{label}.npz", names=np.array(samples.names),
+                     theta=samples.theta, log_w=samples.log_w, log_l=samples.log_l)
+    suspiciousness = (suspiciousness_from_samples(posteriors, seed=sampler_seed)
+                      if posteriors else None)
+    payload = {"manifest": manifest, "evidence": evidence.to_dict(),
+               "suspiciousness": suspiciousness}
+    partial = output / (_EVIDENCE + ".partial")
+    partial.write_text(json.dumps(payload, indent=1))
+    partial.replace(output / _EVIDENCE)
+    return evidence, suspiciousness, posteriors, False
+
+
+def _evidence_from_dict(values: dict[str, Any]) -> EvidenceResult:
+    values = dict(values)
+    values["runs"] = tuple(values.get("runs", ()))
+    values["roots"] = tuple(values.get("roots", ()))
+    return EvidenceResult(**values)
+
+
+def _load_posteriors(directory: Path) -> dict[str, PosteriorSamples] | None:
+    out = {}
+    for label in _LABELS:
+        path = directory / f"posterior_{label}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            out[label] = PosteriorSamples(tuple(str(n) for n in data["names"]),
+                                          data["theta"], data["log_w"], data["log_l"])
+    return out
+
+
+def _nautilus_posteriors(problem: Problem, directory: Path,
+                         n_live: int) -> dict[str, PosteriorSamples]:
+    """Weighted samples of the first repeat of each run, from its checkpoint."""
+    import re
+
+    import nautilus
+
+    from ._sampler import _LogLikelihood, _Transform, run_subset
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem.name)
+    out = {}
+    for label in _LABELS:
+        path = directory / f"{stem}_nautilus_{label}_0.hdf5"
+        if not path.is_file():
+            logger.warning("no nautilus checkpoint %s; no posterior samples of run %s",
+                           path, label)
+            return {}
+        names = run_subset(problem, label)
+        columns = problem.indices(names)
+        sampler = nautilus.Sampler(
+            _Transform(problem.prior, columns), _LogLikelihood(problem, label, columns),
+            n_dim=len(names), n_live=n_live, vectorized=True, pass_dict=False,
+            filepath=str(path), resume=True)
+        theta, log_w, log_l = sampler.posterior()
+        out[label] = PosteriorSamples(tuple(names), np.asarray(theta),
+                                      np.asarray(log_w), np.asarray(log_l))
+    return out
+
+
+def suspiciousness_from_samples(
+    posteriors: dict[str, PosteriorSamples], *, n_bootstrap: int = 200,
+    seed: int | None = 0,
+) -> dict[str, Any] | None:
+    """Suspiciousness and its significance from weighted samples of A, B, AB.
+
+    .. math::
+        \\log S = \\langle\\log L\\rangle_{P_{AB}} - \\langle\\log L\\rangle_{P_A}
+        - \\langle\\log L\\rangle_{P_B}, \\quad
+        d_G = d_A + d_B - d_{AB}, \\quad d = 2\\,\\mathrm{Var}_P(\\log L),
+
+    and :math:`p_S` the survival function of :math:`\\chi^2_{d_G}` at
+    :math:`d_G - 2\\log S`, quoted as a two-sided Gaussian ``sigma_S``
+    (Handley & Lemos 2019, arXiv:1902.04029; anesthetic's definitions).
+    Errors are the spread over bootstrap resamplings of the weighted samples,
+    which capture the sampling noise but not a sampler's bias.
+    """
+    rng = np.random.default_rng(seed)
+
+    def moments(samples: PosteriorSamples, index: np.ndarray | None) -> tuple[float, float]:
+        w, logL = samples.weights, samples.log_l
+        if index is not None:
+            w, logL = w[index], logL[index]
+            w = w / w.sum()
+        mean = float(np.sum(w * logL))
+        return mean, 2.0 * float(np.sum(w * (logL - mean) ** 2))
+
+    def statistics(indices: dict[str, np.ndarray | None]) -> tuple[float, float]:
+        m = {label: moments(posteriors[label], indices[label]) for label in _LABELS}
+        logS = m["AB"][0] - m["A"][0] - m["B"][0]
+        d_G = m["A"][1] + m["B"][1] - m["AB"][1]
+        return logS, d_G
+
+    logS, d_G = statistics(dict.fromkeys(_LABELS))
+    draws = np.array([statistics({label: rng.integers(0, posteriors[label].log_l.size,
+                                                      posteriors[label].log_l.size)
+                                  for label in _LABELS}) for _ in range(n_bootstrap)])
+    out: dict[str, Any] = {"logS": logS, "logS_err": float(draws[:, 0].std(ddof=1)),
+                           "d_G": d_G, "d_G_err": float(draws[:, 1].std(ddof=1)),
+                           "p_S": None, "sigma_S": None, "source": "nested sampling"}
+    if d_G <= 0:
+        warnings.warn(f"the dimensionality d_G = {d_G:.2f} of the shared constrained "
+                      f"parameters is <= 0; the suspiciousness p-value is undefined",
+                      AccordWarning, stacklevel=2)
+        return out
+    out["p_S"] = float(stats.chi2.sf(d_G - 2.0 * logS, df=d_G))
+    out["sigma_S"] = float(stats.norm.isf(out["p_S"] / 2.0))
+    return out
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -183,3 +540,168 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+# --------------------------------------------------------------------------
+# The BAO job
+
+
+def bao_problem_from_config(config: BAOConfig) -> tuple[Problem, dict[str, Any]]:
+    """The problem a :class:`~accord.config.BAOConfig` describes, and its data.
+
+    Returns
+    -------
+    problem : Problem
+    data : dict
+        ``{"A": BAOData, "B": BAOData}``, for figures.
+    """
+    from .bao import bao_problem, combine, load_bao, load_bao_files
+    from .bao.problem import DEFAULT_A, DEFAULT_B
+    from .bao.cosmology import get_parameterisation
+    from .config import ConfigError
+    from .priors import Independent, LogUniform, Normal, Uniform
+
+    data = {}
+    for key, entries, label in [("A", config.data_A, config.label_A),
+                                ("B", config.data_B, config.label_B)]:
+        parts = []
+        for entry in entries:
+            if isinstance(entry, str):
+                parts.append(load_bao(entry))
+            else:
+                parts.append(load_bao_files(entry["mean"], entry.get("cov"),
+                                            label=entry.get("label")))
+        joined = parts[0] if len(parts) == 1 else combine(*parts)
+        if label is not None:
+            joined = combine(joined, label=label)
+        data[key] = joined
+
+    para = get_parameterisation(config.parameterisation)
+    unknown = [name for name in config.prior if name not in para.names]
+    if unknown:
+        raise ConfigError(
+            f"model.prior names {unknown}, which the {para.name!r} parameterisation "
+            f"does not have; accepted: {', '.join(para.names)}")
+    default = para.default_prior()
+    components = {part.names[0]: part for part in default.components}
+    makers = {"uniform": lambda s: Uniform(s["low"], s["high"]),
+              "loguniform": lambda s: LogUniform(s["low"], s["high"]),
+              "normal": lambda s: Normal(s["loc"], s["scale"])}
+    for name, spec in config.prior.items():
+        try:
+            components[name] = makers[spec["type"]](spec)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.prior.{name}: {error}") from None
+    prior = Independent(**{name: components[name] for name in para.names})
+    name = config.name
+    if name is None and (config.data_A, config.data_B) == (DEFAULT_A, DEFAULT_B) \
+            and config.label_A is None and config.label_B is None:
+        name = "SDSS DR12 LRG vs DESI DR1"
+    problem = bao_problem(data["A"], data["B"], parameterisation=para.name,
+                          prior=prior, name=name)
+    return problem, data
+
+
+def _best_fits(problem: Problem, posteriors: dict[str, PosteriorSamples],
+               parameterisation: str) -> dict[str, np.ndarray]:
+    """Best-fitting parameters of A, B and AB, in the parameterisation's order.
+
+    From the nested-sampling samples when there are any, otherwise by
+    maximising each likelihood from the prior median.
+    """
+    from scipy import optimize
+
+    from .bao.cosmology import get_parameterisation
+
+    order = problem.indices(get_parameterisation(parameterisation).names)
+    median = np.asarray(problem.prior.transform(np.full(len(problem.names), 0.5)))
+    terms = {"A": [(problem.log_likelihood_A, problem.x_A_obs)],
+             "B": [(problem.log_likelihood_B, problem.x_B_obs)]}
+    terms["AB"] = terms["A"] + terms["B"]
+    fits = {}
+    for label in _LABELS:
+        if label in posteriors:
+            best = posteriors[label].best_fit()
+            theta = np.array([best[name] for name in problem.names])
+        else:
+            def chi2(theta: np.ndarray, label: str = label) -> float:
+                if not np.isfinite(problem.prior.log_prob(theta)):
+                    return np.inf
+                return -float(sum(f(theta[None], x)[0] for f, x in terms[label]))
+
+            theta = optimize.minimize(chi2, median, method="Nelder-Mead").x
+        fits[label] = theta[order]
+    return fits
+
+
+def run_bao(
+    config: BAOConfig | None = None,
+    output: str | Path = "accord-output/bao",
+    *,
+    progress: bool = False,
+    figures: bool = True,
+) -> RunResult:
+    """The BAO job: two surveys, simulate, train, nested-sample, calibrate, report.
+
+    By default SDSS DR12 LRG (z = 0.38, 0.51) against DESI DR1 (LRG z = 0.71,
+    LRG+ELG z = 0.93, ELG z = 1.32) in flat LCDM with (Om, H0 r_d), log R_obs
+    from nautilus on the problem's own prior and likelihoods. Writes
+    everything :func:`run` writes plus ``report.md`` and ``distances.png``.
+
+    Parameters
+    ----------
+    config : BAOConfig, optional
+        See :mod:`accord.config`; by default the paper's split.
+    output : path
+        Output directory; finished stages in it are reused.
+    progress, figures : bool
+
+    Returns
+    -------
+    RunResult
+    """
+    from .config import BAOConfig
+    from .evidence import evidence_from_chains, evidence_from_numbers
+    from .report import write_report
+
+    config = BAOConfig() if config is None else config
+    if not isinstance(config, BAOConfig):
+        raise TypeError(f"config must be a BAOConfig (see accord.config.load_config); "
+                        f"got {type(config).__name__}")
+    problem, data = bao_problem_from_config(config)
+
+    observed = config.observed
+    evidence: EvidenceResult | NestedSampling | None = None
+    if observed.source == "sampler":
+        evidence = NestedSampling(sampler=observed.sampler, n_live=observed.n_live,
+                                  n_repeats=observed.n_repeats, seed=observed.seed,
+                                  n_eff=observed.n_eff, n_networks=observed.n_networks)
+    elif observed.source == "numbers":
+        evidence = evidence_from_numbers(**observed.options)
+    elif observed.source == "chains":
+        options = dict(observed.options)
+        evidence = evidence_from_chains(
+            options.pop("root_A"), options.pop("root_B"), options.pop("root_AB"),
+            seed=config.seed, prior=problem, **options)
+
+    description = config.to_dict()
+    extra = {"config": description,
+             "data": {key: {"label": d.label, "z": d.z.tolist(),
+                            "quantities": list(d.quantities)}
+                      for key, d in data.items()}}
+    result = run(problem, output, n_simulations=config.n_simulations,
+                 n_calibration=config.n_calibration, seed=config.seed,
+                 settings=config.training, progress=progress, figures=figures,
+                 extra=extra, evidence=evidence)
+
+    if figures:
+        from .bao.plots import save_distances
+
+        fits = _best_fits(problem, result.posteriors, config.parameterisation)
+        save_distances({f"A: {data['A'].label}": data["A"],
+                        f"B: {data['B'].label}": data["B"]},
+                       {"A": fits["A"], "B": fits["B"], "both (AB)": fits["AB"]},
+                       result.output / "distances.png",
+                       parameterisation=config.parameterisation)
+    write_report(result, result.output / "report.md", config=description)
+    return result

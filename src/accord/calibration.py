@@ -16,7 +16,7 @@ from scipy import stats
 from .estimator import RatioEstimator
 from .exceptions import AccordWarning
 from .problem import Problem
-from .simulate import simulate
+from .simulation import simulate
 from .stats import TensionStatistics, tension_from_sample
 
 __all__ = ["CalibrationResult", "calibrate"]

@@ -80,7 +80,7 @@ def test_bad_arguments(problem, kwargs, match):
 
 
 def test_auto_executor_moves_slow_work_to_a_process_pool(problem, monkeypatch):
-    module = importlib.import_module("accord.simulate")
+    module = importlib.import_module("accord.simulation")
 
     started = []
     original = module._default_executor
