@@ -8,7 +8,7 @@ arXiv:2407.15478).
 
 from . import bao, evidence, linear, priors
 from ._version import __version__
-from .calibrate import CalibrationResult, calibrate
+from .calibration import CalibrationResult, calibrate
 from .evidence import (
     EvidenceResult,
     cross_check,
@@ -20,7 +20,7 @@ from .estimator import RatioEstimator, TrainingSettings, load, train
 from .exceptions import AccordError, AccordWarning, FormatError, NonFiniteSimulationError
 from .pipeline import RunResult, run
 from .problem import Problem
-from .simulate import Simulations, simulate
+from .simulation import Simulations, simulate
 from .stats import TensionStatistics, tension_from_p, tension_from_sample
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .calibrate import CalibrationResult
+from .calibration import CalibrationResult
 from .estimator import RatioEstimator
 
 __all__ = ["plot_concordance", "plot_cdf", "plot_training", "save_figures"]
