@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from accord.cli import _bao_config, _parser, main
@@ -123,3 +126,33 @@ def test_config_error_is_a_value_error():
 
         parse_config({"x": 1})
     assert issubclass(ConfigError, ValueError)
+
+
+# ---------------------------------------------------------------------------
+# accord evidence
+
+CHAINS = Path(__file__).parent / "data" / "polychord" / "21cm"
+
+
+def test_evidence_from_chains_prints_log_r(capsys, tmp_path):
+    roots = [str(CHAINS / name / "test") for name in ("exp1", "exp2_0.2", "joint_0.2")]
+    assert main(["evidence", "chains", *roots, "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    log_r = float(out.split("  log R ")[1].split()[0])
+    # The published value for B's amplitude 0.2 K is 8.6 +/- 0.6.
+    assert abs(log_r - 8.6) < 3 * 0.6
+    assert "suspiciousness" in out
+    assert json.loads((tmp_path / "e.json").read_text())["source"] == "chains"
+
+
+def test_evidence_from_numbers(capsys):
+    assert main(["evidence", "numbers", "--logZ-A", "1", "--logZ-B", "2",
+                 "--logZ-AB", "5", "--logZ-AB-err", "0.2"]) == 0
+    assert "2.0000 +/- 0.2000" in capsys.readouterr().out
+
+
+def test_evidence_errors_name_what_is_missing(capsys):
+    assert main(["evidence", "numbers", "--logZ-A", "1"]) == 1
+    assert "missing ['logZ_B', 'logZ_AB']" in capsys.readouterr().err
+    assert main(["evidence", "chains", "no/A", "no/B", "no/AB"]) == 1
+    assert "no/A" in capsys.readouterr().err

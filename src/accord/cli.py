@@ -31,7 +31,7 @@ configuration file (bao):
 
     seed = 0
     n_simulations = 50000
-    n_calibration = 20000
+    n_calibration = 50000
     name = "DESI DR2 vs SDSS DR12+DR16"
 
     [data]                      # shipped names (accord.bao.list_bao()) or
@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="training simulations (default 50000 for bao, 100000 "
                           "for linear)")
     run.add_argument("--n-calibration", type=int, default=None,
-                     help="fresh concordant pairs for calibration (default 20000)")
+                     help="fresh concordant pairs for calibration (default 50000)")
     run.add_argument("--members", type=int, default=None,
                      help="networks in the ensemble (default 5)")
     run.add_argument("--method", choices=("posterior", "classifier"), default=None,
@@ -119,7 +119,109 @@ def _parser() -> argparse.ArgumentParser:
                         help="prior covariance Sigma = sigma * I (default 1)")
     linear.add_argument("--problem-seed", type=int, default=0,
                         help="seed of the random design matrices (default 0)")
+    _add_evidence_parser(commands)
     return parser
+
+
+def _add_evidence_parser(commands: Any) -> None:
+    evidence = commands.add_parser(
+        "evidence", help="log Z_A, log Z_B, log Z_AB and log R_obs",
+        description="Compute the observed log R = log Z_AB - log Z_A - log Z_B with "
+                    "its error: from nested-sampling chains, by running a nested "
+                    "sampler on a built-in example, or from numbers.")
+    sources = evidence.add_subparsers(dest="source", required=True)
+
+    chains = sources.add_parser(
+        "chains", help="read PolyChord, MultiNest, UltraNest or Cobaya runs",
+        description="Read three nested-sampling runs (A, B and the joint AB) with "
+                    "anesthetic and report log R as a distribution over simulated "
+                    "prior volumes, with anesthetic's classical statistics.")
+    chains.add_argument("root_A", help="file root of the run on A's data alone")
+    chains.add_argument("root_B", help="file root of the run on B's data alone")
+    chains.add_argument("root_AB", help="file root of the joint run")
+    chains.add_argument("--n-samples", type=int, default=1000,
+                        help="simulated prior volumes (default %(default)s)")
+    chains.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    chains.add_argument("--json", type=Path, default=None, help="also write JSON here")
+
+    sample = sources.add_parser(
+        "sample", help="nested-sample a built-in example",
+        description="Run nested sampling on A, B and AB of a built-in example, "
+                    "through the same prior object as its simulations.")
+    sample.add_argument("example", nargs="?", default="bao", choices=EXAMPLES)
+    sample.add_argument("--config", type=Path, default=None,
+                        help="TOML configuration of the bao example (see accord run "
+                             "--help)")
+    sample.add_argument("--sampler", choices=("nautilus", "dynesty"), default="nautilus")
+    sample.add_argument("--n-live", type=int, default=None, help="live points")
+    sample.add_argument("--n-repeats", type=int, default=1,
+                        help="independent runs with different seeds (default 1)")
+    sample.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    sample.add_argument("--checkpoint", type=Path, default=None,
+                        help="directory for checkpoints; a rerun resumes from them")
+    sample.add_argument("--json", type=Path, default=None, help="also write JSON here")
+    sample.add_argument("--quiet", action="store_true", help="no sampler output")
+
+    numbers = sources.add_parser(
+        "numbers", help="combine log-evidences you already have",
+        description="Give log Z_A, log Z_B and log Z_AB with their errors, or "
+                    "log R with its error.")
+    for name in ("A", "B", "AB"):
+        numbers.add_argument(f"--logZ-{name}", type=float, default=None)
+        numbers.add_argument(f"--logZ-{name}-err", type=float, default=0.0)
+    numbers.add_argument("--logR", type=float, default=None)
+    numbers.add_argument("--logR-err", type=float, default=None)
+    numbers.add_argument("--json", type=Path, default=None, help="also write JSON here")
+
+
+def _evidence_problem(args: argparse.Namespace) -> Any:
+    if args.example == "linear":
+        from .linear import LinearGaussian
+
+        if args.config is not None:
+            raise ValueError("--config applies to the bao example only")
+        return LinearGaussian.paper(sigma=1.0, seed=0).problem()
+    from .config import BAOConfig, load_config
+    from .pipeline import bao_problem_from_config
+
+    config = load_config(args.config) if args.config is not None else BAOConfig()
+    problem, _ = bao_problem_from_config(config)
+    return problem
+
+
+def _run_evidence(args: argparse.Namespace) -> int:
+    import json
+
+    from . import evidence
+
+    if args.source == "chains":
+        result = evidence.evidence_from_chains(args.root_A, args.root_B, args.root_AB,
+                                               n_samples=args.n_samples, seed=args.seed)
+    elif args.source == "numbers":
+        result = evidence.evidence_from_numbers(
+            logZ_A=args.logZ_A, logZ_B=args.logZ_B, logZ_AB=args.logZ_AB,
+            logZ_A_err=args.logZ_A_err, logZ_B_err=args.logZ_B_err,
+            logZ_AB_err=args.logZ_AB_err, logR=args.logR, logR_err=args.logR_err)
+    else:
+        result = evidence.run_nested_sampling(
+            _evidence_problem(args), sampler=args.sampler, n_live=args.n_live,
+            seed=args.seed, n_repeats=args.n_repeats, checkpoint_dir=args.checkpoint,
+            progress=not args.quiet)
+
+    print(f"log R_obs from {result.source}")
+    for label in ("A", "B", "AB"):
+        value = getattr(result, f"logZ_{label}")
+        if value is not None:
+            print(f"  log Z_{label:<3s} {value:12.4f} +/- {getattr(result, f'logZ_{label}_err'):.4f}")
+    print(f"  log R     {result.logR:12.4f} +/- {result.logR_err:.4f}")
+    if result.logS is not None:
+        print(f"  log S     {result.logS:12.4f} +/- {result.logS_err:.4f}   d_G = "
+              f"{result.d_G:.2f}, p = {result.p_S:.3g}, {result.sigma_S:.2f} sigma "
+              f"(suspiciousness)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(result.to_dict(), indent=1))
+        print(f"  written to {args.json}")
+    return 0
 
 
 def _run_linear(args: argparse.Namespace) -> int:
@@ -143,7 +245,7 @@ def _run_linear(args: argparse.Namespace) -> int:
 
     result = run(
         problem, output, n_simulations=args.n_simulations or 100_000,
-        n_calibration=args.n_calibration or 20_000, seed=args.seed or 0,
+        n_calibration=args.n_calibration or 50_000, seed=args.seed or 0,
         log_r_obs=log_r_obs, log_r_obs_err=args.log_r_obs_err or 0.0,
         settings=TrainingSettings(method=args.method or "posterior",
                                   n_members=args.members or 5),
@@ -229,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="accord: %(message)s")
     warnings.simplefilter("default")
     try:
+        if args.command == "evidence":
+            return _run_evidence(args)
         if args.command == "run":
             if args.print_config and args.example != "bao":
                 raise ValueError("--print-config applies to the bao example only")

@@ -10,7 +10,7 @@ errors, so that a misspelt option never passes silently.
 
     seed = 0
     n_simulations = 50000
-    n_calibration = 20000
+    n_calibration = 50000
 
     [data]
     A = ["sdss_dr12_lrg"]
@@ -96,7 +96,7 @@ DEFAULT_CONFIG = """\
 # accord run bao: SDSS DR12 LRG against DESI DR1 (the defaults, spelled out)
 seed = 0
 n_simulations = 50000       # concordant pairs for training
-n_calibration = 20000       # fresh concordant pairs for the concordance sample
+n_calibration = 50000       # fresh concordant pairs for the concordance sample
 
 [data]
 # Shipped data sets by name (python -c "import accord; print(accord.bao.list_bao())"),
@@ -200,7 +200,7 @@ class BAOConfig:
     prior: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
     n_simulations: int = 50_000
-    n_calibration: int = 20_000
+    n_calibration: int = 50_000
     training: TrainingSettings = field(default_factory=_bao_training)
     observed: ObservedSettings = field(default_factory=ObservedSettings)
 

@@ -175,7 +175,7 @@ def run(
     output: str | Path,
     *,
     n_simulations: int = 100_000,
-    n_calibration: int = 20_000,
+    n_calibration: int = 50_000,
     seed: int = 0,
     log_r_obs: float | None = None,
     log_r_obs_err: float = 0.0,
