@@ -88,9 +88,12 @@ def plot_training(estimator: RatioEstimator, ax: Any = None) -> Any:
             ax.plot(epochs[1:], curves["train"], color=color, ls="--", alpha=0.5)
             ax.plot(curves["best_epoch"], curves["validation"][curves["best_epoch"]],
                     "o", color=color)
+    parts = sorted({part for history in estimator.history for part in history})
+    styles = ", ".join(f"{part} {['solid', 'dash-dot'][j % 2]}" for j, part in enumerate(parts))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("validation (solid), training (dashed), best (dot)", fontsize="small")
+    ax.set_ylabel("loss (nats per pair)")
+    ax.set_title(f"validation ({styles}); training dashed; best weights: dot",
+                 fontsize="small")
     ax.legend(fontsize="small")
     return ax
 
