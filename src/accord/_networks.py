@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = ["Standardise", "ResidualMLP", "ClassifierNet", "GaussianPosteriorNet",
-           "PosteriorPairNet", "build_member"]
+           "PosteriorPairNet", "build_member", "log_overlap"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -128,7 +128,7 @@ class ClassifierNet(nn.Module):
 
 
 class GaussianPosteriorNet(nn.Module):
-    r"""Amortised Gaussian posterior of the shared parameters given one data set.
+    r"""Amortised Gaussian (mixture) posterior of the shared parameters given one data set.
 
     In the prior's standard-normal coordinates ``u`` the posterior is modelled
     as :math:`\mathcal{N}(\mu(x), J(x)^{-1})` with precision
@@ -145,6 +145,15 @@ class GaussianPosteriorNet(nn.Module):
     relative to the first-guess factor (precision): when the data are very
     informative the posterior is orders of magnitude narrower than the prior,
     and an optimiser's step of fixed size in prior units would swamp it.
+
+    With ``n_components = K > 1`` the posterior is a mixture
+    :math:`\sum_k w_k(x) \, \mathcal{N}(\mu_k(x), J_k(x)^{-1})`, each
+    component parameterised as above (so each precision is again the
+    identity plus a positive semi-definite term) and the weights a softmax of
+    the network's logits. Training starts from the least-squares Gaussian:
+    equal weights, the same precision, and means shifted by small seeded
+    offsets (in units of the posterior width) that break the symmetry
+    between the components.
     """
 
     weight: torch.Tensor
@@ -152,15 +161,21 @@ class GaussianPosteriorNet(nn.Module):
     width: torch.Tensor
     chol0: torch.Tensor
     tril: torch.Tensor
+    offset: torch.Tensor
     mlp: ResidualMLP | None
 
     def __init__(self, length: int, n_params: int, *, hidden: int = 64,
-                 n_blocks: int = 2, activation: str = "silu") -> None:
+                 n_blocks: int = 2, activation: str = "silu",
+                 n_components: int = 1) -> None:
         super().__init__()
+        if n_components > 1 and hidden <= 0:
+            raise ValueError(f"a mixture of n_components={n_components} needs a network "
+                             f"(hidden > 0) to learn its components; got hidden={hidden}")
         self.config: dict[str, Any] = dict(
             length=length, n_params=n_params, hidden=hidden, n_blocks=n_blocks,
-            activation=activation)
-        d = n_params
+            activation=activation, n_components=n_components)
+        d, k = n_params, n_components
+        self.n_components = k
         self.norm = Standardise(length, torch.float64)
         self.register_buffer("weight", torch.zeros(d, length, dtype=torch.float64))
         self.register_buffer("bias", torch.zeros(d, dtype=torch.float64))
@@ -168,9 +183,15 @@ class GaussianPosteriorNet(nn.Module):
         self.register_buffer("chol0", torch.zeros(d, d, dtype=torch.float64))
         self.register_buffer("tril", torch.tril_indices(d, d), persistent=False)
         n_out = d + d * (d + 1) // 2
+        if k > 1:
+            n_out = k * (n_out + 1)
         self.mlp = (ResidualMLP(length, n_out, hidden=hidden, n_blocks=n_blocks,
                                 activation=activation, zero_last=True)
                     if hidden > 0 else None)
+        if k > 1:
+            # Drawn after the network so that the single-Gaussian case consumes
+            # the same random numbers as before mixtures existed.
+            self.register_buffer("offset", _OFFSET_SCALE * torch.randn(k, d))
         self.to(torch.float64)
         if self.mlp is not None:
             # Its corrections are in units of the posterior width, so single
@@ -202,19 +223,30 @@ class GaussianPosteriorNet(nn.Module):
                 (vectors * values) @ vectors.T)))
             self.chol0.copy_(torch.as_tensor(chol))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean ``(*, d)`` and Cholesky factor ``L (*, d, d)`` of Lambda."""
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-weights ``(*, K)``, means ``(*, K, d)`` and Cholesky factors
+        ``L (*, K, d, d)`` of the components' Lambda."""
         z = self.norm(x)
         mean = z @ self.weight.T + self.bias
+        d, k = mean.shape[-1], self.n_components
         chol = self.chol0.expand(*z.shape[:-1], -1, -1)
-        if self.mlp is not None:
-            d = mean.shape[-1]
-            out = self.mlp(z.float()).double()
+        if self.mlp is None:
+            return torch.zeros_like(mean[..., :1]), mean[..., None, :], chol[..., None, :, :]
+        out = self.mlp(z.float()).double()
+        if k == 1:
             mean = mean + out[..., :d] @ self.width.T
             delta = torch.zeros_like(chol)
             delta[..., self.tril[0], self.tril[1]] = out[..., d:]
             chol = chol + chol @ delta
-        return mean, chol
+            return torch.zeros_like(mean[..., :1]), mean[..., None, :], chol[..., None, :, :]
+
+        log_weight = torch.log_softmax(out[..., :k], dim=-1)
+        out = out[..., k:].unflatten(-1, (k, -1))
+        mean = mean[..., None, :] + (self.offset + out[..., :d]) @ self.width.T
+        chol = chol[..., None, :, :]
+        delta = torch.zeros(*out.shape[:-1], d, d, dtype=chol.dtype, device=chol.device)
+        delta[..., self.tril[0], self.tril[1]] = out[..., d:]
+        return log_weight, mean, chol + chol @ delta
 
     @staticmethod
     def precision(chol: torch.Tensor) -> torch.Tensor:
@@ -223,12 +255,50 @@ class GaussianPosteriorNet(nn.Module):
 
     def log_prob(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Log posterior density of ``u (*, d)`` given ``x (*, L)``, shape ``(*,)``."""
-        mean, chol = self(x)
-        r = u - mean
-        quad = (r**2).sum(-1) + ((chol.transpose(-1, -2) @ r[..., None])[..., 0] ** 2).sum(-1)
-        log_det = log_det_spd(self.precision(chol))
-        d = u.shape[-1]
-        return -0.5 * quad + 0.5 * log_det - 0.5 * d * math.log(2.0 * math.pi)
+        log_weight, mean, chol = self(x)
+        if self.n_components == 1:
+            return _gaussian_log_prob(u, mean[..., 0, :], chol[..., 0, :, :])
+        return torch.logsumexp(log_weight + _gaussian_log_prob(u[..., None, :], mean, chol),
+                               dim=-1)
+
+
+# Initial spread of the mixture components' means, in posterior widths: enough
+# to break their symmetry, small enough to start near the least-squares fit.
+_OFFSET_SCALE = 0.3
+
+
+def _gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor
+                       ) -> torch.Tensor:
+    """log N(u; mean, (I + L L')^-1) for ``u, mean (*, d)``, ``chol (*, d, d)``."""
+    r = u - mean
+    quad = (r**2).sum(-1) + ((chol.transpose(-1, -2) @ r[..., None])[..., 0] ** 2).sum(-1)
+    log_det = log_det_spd(GaussianPosteriorNet.precision(chol))
+    d = u.shape[-1]
+    return -0.5 * quad + 0.5 * log_det - 0.5 * d * math.log(2.0 * math.pi)
+
+
+def log_overlap(mean_A: torch.Tensor, chol_A: torch.Tensor, mean_B: torch.Tensor,
+                chol_B: torch.Tensor) -> torch.Tensor:
+    r"""log of :math:`\int N_A(u) N_B(u) / N(u; 0, I) \, du` for two Gaussians.
+
+    Each Gaussian is given by its mean ``(*, d)`` and the Cholesky factor
+    ``L (*, d, d)`` of its precision minus the identity; leading shapes
+    broadcast. Returns ``(*,)``.
+    """
+    J_A = GaussianPosteriorNet.precision(chol_A)
+    J_B = GaussianPosteriorNet.precision(chol_B)
+    eye = torch.eye(J_A.shape[-1], dtype=J_A.dtype, device=J_A.device)
+    J = J_A + J_B - eye
+    h = (J_A @ mean_A[..., None] + J_B @ mean_B[..., None])[..., 0]
+
+    # Gaussian integral of exp(-u'Ju/2 + h'u) against the two normalisers.
+    factor = torch.linalg.cholesky(J)
+    w = torch.linalg.solve_triangular(factor, h[..., None], upper=False)[..., 0]
+    quad_A = (mean_A[..., None, :] @ J_A @ mean_A[..., None])[..., 0, 0]
+    quad_B = (mean_B[..., None, :] @ J_B @ mean_B[..., None])[..., 0, 0]
+    log_det_J = 2.0 * torch.log(torch.diagonal(factor, dim1=-2, dim2=-1)).sum(-1)
+    return 0.5 * (log_det_spd(J_A) + log_det_spd(J_B) - log_det_J
+                  + (w**2).sum(-1) - quad_A - quad_B)
 
 
 class PosteriorPairNet(nn.Module):
@@ -236,40 +306,42 @@ class PosteriorPairNet(nn.Module):
 
     .. math::
 
-        R = \int \frac{P_A(u \mid x_A) \, P_B(u \mid x_B)}{\pi(u)} \, du ,
+        R = \int \frac{P_A(u \mid x_A) \, P_B(u \mid x_B)}{\pi(u)} \, du
+          = \sum_{i, j} w_{A,i} \, w_{B,j} \, R_{ij} ,
 
     with :math:`\pi = \mathcal{N}(0, I)` in the prior's standard-normal
-    coordinates, evaluated in closed form for the Gaussian posteriors.
+    coordinates, evaluated in closed form for Gaussian posteriors, or for
+    mixtures of ``n_components`` Gaussians as the weighted sum of the closed
+    forms :math:`R_{ij}` of every pair of components.
     """
 
     def __init__(self, length_A: int, length_B: int, n_params: int, *,
-                 hidden: int = 64, n_blocks: int = 2, activation: str = "silu") -> None:
+                 hidden: int = 64, n_blocks: int = 2, activation: str = "silu",
+                 n_components: int = 1) -> None:
         super().__init__()
         self.config: dict[str, Any] = dict(
             kind="posterior", length_A=length_A, length_B=length_B, n_params=n_params,
-            hidden=hidden, n_blocks=n_blocks, activation=activation)
+            hidden=hidden, n_blocks=n_blocks, activation=activation,
+            n_components=n_components)
         self.post_A = GaussianPosteriorNet(length_A, n_params, hidden=hidden,
-                                           n_blocks=n_blocks, activation=activation)
+                                           n_blocks=n_blocks, activation=activation,
+                                           n_components=n_components)
         self.post_B = GaussianPosteriorNet(length_B, n_params, hidden=hidden,
-                                           n_blocks=n_blocks, activation=activation)
+                                           n_blocks=n_blocks, activation=activation,
+                                           n_components=n_components)
 
     def forward(self, x_A: torch.Tensor, x_B: torch.Tensor) -> torch.Tensor:
-        mean_A, chol_A = self.post_A(x_A)
-        mean_B, chol_B = self.post_B(x_B)
-        J_A = GaussianPosteriorNet.precision(chol_A)
-        J_B = GaussianPosteriorNet.precision(chol_B)
-        eye = torch.eye(J_A.shape[-1], dtype=J_A.dtype, device=J_A.device)
-        J = J_A + J_B - eye
-        h = (J_A @ mean_A[..., None] + J_B @ mean_B[..., None])[..., 0]
+        log_w_A, mean_A, chol_A = self.post_A(x_A)
+        log_w_B, mean_B, chol_B = self.post_B(x_B)
+        if mean_A.shape[-2] == mean_B.shape[-2] == 1:
+            return log_overlap(mean_A[..., 0, :], chol_A[..., 0, :, :],
+                               mean_B[..., 0, :], chol_B[..., 0, :, :])
 
-        # Gaussian integral of exp(-u'Ju/2 + h'u) against the two normalisers.
-        factor = torch.linalg.cholesky(J)
-        w = torch.linalg.solve_triangular(factor, h[..., None], upper=False)[..., 0]
-        quad_A = (mean_A[..., None, :] @ J_A @ mean_A[..., None])[..., 0, 0]
-        quad_B = (mean_B[..., None, :] @ J_B @ mean_B[..., None])[..., 0, 0]
-        log_det_J = 2.0 * torch.log(torch.diagonal(factor, dim1=-2, dim2=-1)).sum(-1)
-        return 0.5 * (log_det_spd(J_A) + log_det_spd(J_B) - log_det_J
-                      + (w**2).sum(-1) - quad_A - quad_B)
+        # Every pair (i, j) of components: A's along -2, B's along -1.
+        log_r = log_overlap(mean_A[..., :, None, :], chol_A[..., :, None, :, :],
+                            mean_B[..., None, :, :], chol_B[..., None, :, :, :])
+        log_r = log_r + log_w_A[..., :, None] + log_w_B[..., None, :]
+        return torch.logsumexp(log_r.flatten(-2), dim=-1)
 
 
 def build_member(config: dict[str, Any]) -> nn.Module:

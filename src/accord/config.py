@@ -84,9 +84,13 @@ _TRAINING_ALIASES = {"members": "n_members"}
 # Training defaults of the BAO job, chosen so that `accord run` fits in a few
 # minutes on two cores: larger batches and a higher learning rate than the
 # library's defaults converge in a few dozen epochs on 50 000 simulations.
+# The posteriors in Om, H0rd are curved and meet the prior's edges; mixtures
+# of three Gaussians cut the RMS error of log R against nested sampling on 30
+# simulated pairs from 0.72 to 0.50 (bias -0.22 to 0.00 without the two pairs
+# whose posteriors sit on a prior edge); more epochs alone did not help.
 BAO_TRAINING = {"method": "posterior", "n_members": 5, "hidden": 64, "n_blocks": 2,
-                "batch_size": 2000, "learning_rate": 3e-3, "max_epochs": 60,
-                "patience": 8}
+                "n_components": 3, "batch_size": 2000, "learning_rate": 3e-3,
+                "max_epochs": 60, "patience": 8}
 
 
 def _bao_training() -> TrainingSettings:
@@ -117,6 +121,7 @@ method = "posterior"           # or "classifier"
 members = 5
 hidden = 64
 n_blocks = 2
+n_components = 3               # Gaussians in each posterior mixture
 batch_size = 2000
 learning_rate = 3e-3
 max_epochs = 60

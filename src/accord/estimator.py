@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ._networks import ClassifierNet, PosteriorPairNet, build_member
+from ._networks import ClassifierNet, PosteriorPairNet, Standardise, build_member
 from ._version import __version__
 from .exceptions import FormatError
 from .problem import Problem
@@ -29,7 +29,10 @@ __all__ = ["RatioEstimator", "TrainingSettings", "train", "load"]
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "accord-estimator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 predates mixture posteriors; its files describe single Gaussians,
+# which version 2 reads unchanged (n_components defaults to 1).
+_READABLE_VERSIONS = (1, 2)
 _CONFIG_FILE = "estimator.json"
 _WEIGHTS_FILE = "weights.safetensors"
 
@@ -53,6 +56,11 @@ class TrainingSettings:
     hidden, n_blocks, activation :
         Width, number of residual blocks and activation of the networks
         (``hidden=0`` with ``"posterior"`` keeps the least-squares posterior).
+    n_components : int
+        Posterior only: Gaussians in each experiment's posterior mixture. One
+        (default) is exact for linear-Gaussian problems; more follow curved
+        or skewed posteriors (degeneracies, prior edges), at a cost growing
+        as ``n_components**2`` when evaluating log R. Needs ``hidden > 0``.
     compress : int or None
         Classifier only: features of each experiment's own compression branch.
     n_negatives : int
@@ -78,6 +86,7 @@ class TrainingSettings:
     hidden: int | None = None
     n_blocks: int | None = None
     activation: str = "silu"
+    n_components: int = 1
     compress: int | None = None
     n_negatives: int = 1
     validation_fraction: float = 0.2
@@ -100,11 +109,15 @@ class TrainingSettings:
             ("n_members", self.n_members, 1), ("hidden", self.hidden, 0),
             ("n_blocks", self.n_blocks, 0), ("n_negatives", self.n_negatives, 1),
             ("batch_size", self.batch_size, 2), ("max_epochs", self.max_epochs, 0),
-            ("patience", self.patience, 1),
+            ("patience", self.patience, 1), ("n_components", self.n_components, 1),
         ]
         for name, value, low in checks:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        if self.n_components > 1 and (self.method != "posterior" or self.hidden == 0):
+            raise ValueError(f"n_components={self.n_components} needs method='posterior' "
+                             f"and hidden > 0; got method={self.method!r}, "
+                             f"hidden={self.hidden}")
         if self.compress is not None and (not isinstance(self.compress, int)
                                           or self.compress < 1):
             raise ValueError(f"compress must be a positive integer or None; "
@@ -196,9 +209,13 @@ class RatioEstimator:
         x_A = _check_pairs("x_A", x_A, self.problem_info["length_A"])
         x_B = _check_pairs("x_B", x_B, self.problem_info["length_B"])
         member = self.members[0]
-        norms = ((member.post_A.norm, member.post_B.norm)
-                 if isinstance(member, PosteriorPairNet)
-                 else (member.norm_A, member.norm_B))
+        norms: tuple[Standardise, Standardise]
+        if isinstance(member, PosteriorPairNet):
+            norms = (member.post_A.norm, member.post_B.norm)
+        elif isinstance(member, ClassifierNet):
+            norms = (member.norm_A, member.norm_B)
+        else:
+            raise TypeError(f"unknown ensemble member {type(member).__name__}")
         scores = []
         for x, norm in zip((x_A, x_B), norms):
             z = (x - norm.mean.double().numpy()) / norm.std.double().numpy()
@@ -270,10 +287,10 @@ def load(path: str | Path) -> RatioEstimator:
     if not isinstance(description, dict) or description.get("format") != FORMAT_NAME:
         raise FormatError(f"{config_path} does not describe an accord estimator")
     version = description.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise FormatError(
             f"{config_path} has format version {version!r}; this accord "
-            f"({__version__}) reads version {FORMAT_VERSION}. Retrain, or load it "
+            f"({__version__}) reads versions {list(_READABLE_VERSIONS)}. Retrain, or load it "
             f"with the accord version that wrote it "
             f"({description.get('accord_version', 'unknown')}).")
     if _sha256(weights_path) != description.get("weights_sha256"):
@@ -548,7 +565,10 @@ def train(
     own seed, and stops early on its validation loss with the best weights
     restored. The ``"posterior"`` method needs the shared parameters to be a
     priori independent of the nuisance parameters; its Gaussian posteriors
-    are exact for linear-Gaussian problems and an approximation otherwise.
+    are exact for linear-Gaussian problems and an approximation otherwise:
+    a single Gaussian underestimates the overlap of two curved (banana-shaped)
+    or prior-truncated posteriors, and so log R. ``n_components > 1`` models
+    each posterior as a Gaussian mixture, whose log R is still in closed form.
 
     References
     ----------
@@ -604,7 +624,8 @@ def _fit_member(problem: Problem, data: dict[str, np.ndarray], split, settings, 
     if settings.method == "posterior":
         pair = PosteriorPairNet(length_A, length_B, len(problem.shared),
                                 hidden=settings.hidden, n_blocks=settings.n_blocks,
-                                activation=settings.activation)
+                                activation=settings.activation,
+                                n_components=settings.n_components)
         return pair, _train_posterior(pair, data, split, settings, rng, bar)
     classifier = ClassifierNet(length_A, length_B, hidden=settings.hidden,
                                n_blocks=settings.n_blocks, activation=settings.activation,
