@@ -134,3 +134,28 @@ def test_observation_outside_the_simulations_is_loud(setup):
     far = model.problem(x_A_obs=model.x_A_obs + 100.0, x_B_obs=model.x_B_obs)
     with pytest.warns(AccordWarning, match="x_A_obs lies outside the simulated data"):
         calibrate(estimator, far, log_r_obs=1.0, n_calibration=500, seed=1)
+
+
+def test_calibrating_a_problem_with_another_prior_is_refused(setup):
+    # A concordance distribution belongs to one prior: an estimator trained on
+    # Sigma = 1 must not calibrate a problem with Sigma = 100.
+    _, _, estimator = setup
+    wider = LinearGaussian.paper(sigma=100.0, seed=0).problem()
+    with pytest.raises(ValueError, match="differs from the one the estimator was trained on"):
+        calibrate(estimator, wider, log_r_obs=1.0, n_calibration=500)
+
+
+@pytest.mark.filterwarnings("ignore::accord.AccordWarning")
+def test_rerun_after_changing_the_problem_recomputes_every_stage(tmp_path):
+    # A rerun into the same directory reused simulations and networks made
+    # with another prior; the stored model fingerprint now prevents it.
+    settings = accord.TrainingSettings(n_members=1, max_epochs=2)
+    narrow = LinearGaussian.paper(sigma=1.0, n_data=10, seed=0)
+    wide = LinearGaussian.paper(sigma=100.0, n_data=10, seed=0)
+    kwargs = dict(n_simulations=500, n_calibration=200, settings=settings, figures=False)
+    first = accord.run(narrow.problem(), tmp_path, log_r_obs=1.0, **kwargs)
+    again = accord.run(narrow.problem(), tmp_path, log_r_obs=1.0, **kwargs)
+    assert "simulate" in again.reused and "train" in again.reused
+    other = accord.run(wide.problem(), tmp_path, log_r_obs=1.0, **kwargs)
+    assert "simulate" not in other.reused and "train" not in other.reused
+    assert other.calibration.T != first.calibration.T

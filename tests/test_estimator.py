@@ -98,7 +98,8 @@ def test_normalisation_is_stored_with_the_model(trained, tmp_path):
 @pytest.mark.parametrize("corruption, match", [
     (lambda d: d.__setitem__("format_version", 99), "format version 99"),
     (lambda d: d.__setitem__("format", "other"), "does not describe"),
-    (lambda d: d["members"][0].__setitem__("hidden", 7), "could not be read"),
+    (lambda d: d["members"][0].__setitem__("hidden", 7), "was edited"),
+    (lambda d: d["problem"].__setitem__("prior", {}), "was edited"),
 ])
 def test_edited_description_is_refused(trained, tmp_path, corruption, match):
     _, _, estimator = trained

@@ -52,8 +52,37 @@ def test_parameters_are_checked():
 
 def test_observed_data_are_checked():
     with pytest.raises(ValueError, match="x_A_obs has 3 values but the simulator returns 2"):
-        Problem(PRIOR, sim, sim, x_A_obs=[1.0, 2.0, 3.0])
+        Problem(PRIOR, sim, sim, x_A_obs=[1.0, 2.0, 3.0], x_B_obs=[1.0, 2.0])
     with pytest.raises(ValueError, match="x_B_obs contains NaN"):
-        Problem(PRIOR, sim, sim, x_B_obs=[1.0, np.nan])
+        Problem(PRIOR, sim, sim, x_A_obs=[1.0, 2.0], x_B_obs=[1.0, np.nan])
     with pytest.raises(ValueError, match="non-empty vector"):
-        Problem(PRIOR, sim, sim, x_B_obs=[])
+        Problem(PRIOR, sim, sim, x_A_obs=[1.0, 2.0], x_B_obs=[])
+    with pytest.raises(ValueError, match="give both x_A_obs and x_B_obs"):
+        Problem(PRIOR, sim, sim, x_A_obs=[1.0, 2.0])
+
+
+def test_failing_simulator_is_named():
+    def broken(theta, rng):
+        return 1 / 0
+
+    with pytest.raises(ValueError, match="simulate_B failed on a trial batch.*ZeroDivisionError"):
+        Problem(PRIOR, sim, broken)
+    with pytest.raises(ValueError, match="simulate_A failed.*TypeError"):
+        Problem(PRIOR, lambda theta: theta, sim)
+
+
+def test_simulator_failing_on_every_trial_draw_is_refused():
+    with pytest.raises(ValueError, match="simulate_A returned NaN or infinite values for all"):
+        Problem(PRIOR, lambda theta, rng: np.full((len(theta), 2), np.nan), sim)
+
+
+def test_fingerprint_changes_with_the_prior_and_the_simulator():
+    base = Problem(PRIOR, sim, sim).fingerprint()
+    assert Problem(PRIOR, sim, sim).fingerprint() == base
+    wider = Independent(a=Uniform(-2, 2), b=Uniform(-1, 1), c=Uniform(-1, 1))
+    assert Problem(wider, sim, sim).fingerprint() != base
+
+    def shifted(theta, rng):
+        return sim(theta, rng) + 1.0
+
+    assert Problem(PRIOR, shifted, sim).fingerprint() != base

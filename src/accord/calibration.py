@@ -152,6 +152,14 @@ def _check_coverage(estimator: RatioEstimator, problem: Problem) -> None:
                 f"there is an extrapolation; check both.", AccordWarning, stacklevel=3)
 
 
+def _same_model(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Equal fingerprints, with the simulator probe compared to rounding."""
+    if {k: v for k, v in stored.items() if k != "probe"} != \
+            {k: v for k, v in current.items() if k != "probe"}:
+        return False
+    return bool(np.allclose(stored["probe"], current["probe"], rtol=1e-6, atol=1e-12))
+
+
 def _std(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
@@ -212,6 +220,12 @@ def calibrate(
             f"estimator was trained on parameters {info['names']} (shared "
             f"{info['shared']}) but problem has {list(problem.names)} (shared "
             f"{list(problem.shared)})")
+    stored = info.get("fingerprint")
+    if stored is not None and not _same_model(stored, problem.fingerprint()):
+        raise ValueError(
+            "problem differs from the one the estimator was trained on (its prior "
+            "or its simulators give other values); a concordance distribution is "
+            "specific to one prior and model. Retrain on this problem.")
     if isinstance(n_calibration, bool) or not isinstance(n_calibration, int) \
             or n_calibration < 100:
         raise ValueError(f"n_calibration must be an integer >= 100; got {n_calibration!r}")

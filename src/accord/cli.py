@@ -224,6 +224,11 @@ def _run_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(value: Any, default: Any) -> Any:
+    """The option's value if it was given (0 included), else the default."""
+    return default if value is None else value
+
+
 def _run_linear(args: argparse.Namespace) -> int:
     from .estimator import TrainingSettings
     from .linear import LinearGaussian
@@ -240,15 +245,16 @@ def _run_linear(args: argparse.Namespace) -> int:
     exact_obs = float(model.logR(model.x_A_obs, model.x_B_obs))
     log_r_obs = exact_obs if args.log_r_obs is None else args.log_r_obs
     exact = model.tension(log_r_obs)
-    exact_sample = model.concordance_sample(20_000, np.random.default_rng(args.seed or 0))
+    seed = 0 if args.seed is None else args.seed
+    exact_sample = model.concordance_sample(20_000, np.random.default_rng(seed))
     output = args.output or Path("accord-output") / f"linear_sigma{args.sigma:g}"
 
     result = run(
-        problem, output, n_simulations=args.n_simulations or 100_000,
-        n_calibration=args.n_calibration or 50_000, seed=args.seed or 0,
-        log_r_obs=log_r_obs, log_r_obs_err=args.log_r_obs_err or 0.0,
-        settings=TrainingSettings(method=args.method or "posterior",
-                                  n_members=args.members or 5),
+        problem, output, n_simulations=_given(args.n_simulations, 100_000),
+        n_calibration=_given(args.n_calibration, 50_000), seed=seed,
+        log_r_obs=log_r_obs, log_r_obs_err=_given(args.log_r_obs_err, 0.0),
+        settings=TrainingSettings(method=_given(args.method, "posterior"),
+                                  n_members=_given(args.members, 5)),
         progress=not args.quiet, exact_log_r=exact_sample, figures=not args.no_figures,
         extra={"exact": {"logR_obs": exact_obs, "P": float(exact.P),
                          "T": float(exact.T), "C": float(exact.C)},

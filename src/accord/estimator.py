@@ -253,8 +253,15 @@ class RatioEstimator:
             "seed": self.seed,
             "n_simulations": self.n_simulations,
         }
+        description["description_sha256"] = _description_sha256(description)
         (path / _CONFIG_FILE).write_text(json.dumps(description, indent=1))
         return path
+
+
+def _description_sha256(description: dict[str, Any]) -> str:
+    """Checksum of a description's content, its own checksum excluded."""
+    content = {k: v for k, v in description.items() if k != "description_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -293,6 +300,10 @@ def load(path: str | Path) -> RatioEstimator:
             f"({__version__}) reads versions {list(_READABLE_VERSIONS)}. Retrain, or load it "
             f"with the accord version that wrote it "
             f"({description.get('accord_version', 'unknown')}).")
+    recorded = description.get("description_sha256")
+    if recorded is not None and recorded != _description_sha256(description):
+        raise FormatError(f"{config_path} was edited after it was written (its "
+                          f"checksum does not match); retrain or restore the file")
     if _sha256(weights_path) != description.get("weights_sha256"):
         raise FormatError(f"{weights_path} does not match the checksum recorded in "
                           f"{config_path}: the weights were truncated or changed")
@@ -500,6 +511,7 @@ def problem_info(problem: Problem, length_A: int, length_B: int) -> dict[str, An
         "length_A": int(length_A),
         "length_B": int(length_B),
         "prior": to_dict() if callable(to_dict) else repr(problem.prior),
+        "fingerprint": problem.fingerprint(),
     }
 
 

@@ -247,6 +247,7 @@ def run(
         "accord_version": __version__,
         "problem": problem.name,
         "names": list(problem.names),
+        "model": problem.fingerprint(),
         "seed": seed,
         "n_simulations": n_simulations,
         "settings": asdict(settings),

@@ -118,6 +118,9 @@ class Problem:
         self.length_B: int | None = None
         if check:
             self.length_A, self.length_B = self._trial()
+        if (x_A_obs is None) != (x_B_obs is None):
+            raise ValueError("give both x_A_obs and x_B_obs, or neither; an "
+                             "observation is a pair of data sets")
         self.x_A_obs = None if x_A_obs is None else _check_data(
             "x_A_obs", x_A_obs, self.length_A)
         self.x_B_obs = None if x_B_obs is None else _check_data(
@@ -172,13 +175,40 @@ class Problem:
             )
         lengths = []
         for label, fn in [("simulate_A", self.simulate_A), ("simulate_B", self.simulate_B)]:
-            x = check_simulation(label, fn(theta, rng), _N_TRIAL)
+            x = check_simulation(label, _call(label, fn, theta, rng), _N_TRIAL)
             n_bad = int(np.sum(~np.all(np.isfinite(x), axis=1)))
+            if n_bad == _N_TRIAL:
+                raise ValueError(
+                    f"{label} returned NaN or infinite values for all {_N_TRIAL} "
+                    f"trial draws from the prior; check the simulator and the prior")
             if n_bad:
                 logger.warning("%s returned non-finite values for %d of %d trial "
                                "draws", label, n_bad, _N_TRIAL)
             lengths.append(x.shape[1])
         return lengths[0], lengths[1]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the simulation model, for checks of reuse.
+
+        The parameter names and roles, the prior's description and a probe of
+        both simulators at fixed parameters and seed. Two problems with the
+        same fingerprint simulate the same data; the observed data are not part
+        of it, so one trained estimator serves several observations.
+        """
+        to_dict = getattr(self.prior, "to_dict", None)
+        rng = np.random.default_rng(12345)
+        theta = np.asarray(self.prior.sample(_N_TRIAL, rng), dtype=float)
+        probe = []
+        for label, fn in [("simulate_A", self.simulate_A), ("simulate_B", self.simulate_B)]:
+            x = check_simulation(label, _call(label, fn, theta, rng), _N_TRIAL)
+            probe.append([float(np.nansum(x)), float(np.nansum(x**2))])
+        return {
+            "names": list(self.names),
+            "params_A": list(self.params_A),
+            "params_B": list(self.params_B),
+            "prior": to_dict() if callable(to_dict) else repr(self.prior),
+            "probe": probe,
+        }
 
     @property
     def shared(self) -> tuple[str, ...]:
@@ -214,6 +244,18 @@ class Problem:
             f"Problem(name={self.name!r}, parameters={list(self.names)}, "
             f"shared={list(self.shared)}, L_A={self.length_A}, L_B={self.length_B})"
         )
+
+
+def _call(label: str, fn: Callable[..., Any], theta: np.ndarray,
+          rng: np.random.Generator) -> Any:
+    """Call a simulator on trial parameters; name it if it fails."""
+    try:
+        return fn(theta, rng)
+    except Exception as error:
+        raise ValueError(
+            f"{label} failed on a trial batch theta of shape {theta.shape} drawn from "
+            f"the prior, called as {label}(theta, rng): {type(error).__name__}: "
+            f"{error}") from error
 
 
 def check_simulation(label: str, x: Any, n: int) -> np.ndarray:
