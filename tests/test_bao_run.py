@@ -49,7 +49,7 @@ def test_run_writes_every_output(first):
     missing = [name for name in OUTPUTS if not (output / name).exists()]
     assert not missing
     payload = json.loads((output / "result.json").read_text())
-    assert payload["log_r_obs_source"] == "given"
+    assert payload["log_r_obs_source"] == "nested sampling (nautilus)"
     assert payload["evidence"]["source"] == "nautilus"
     assert payload["log_r_obs"] == pytest.approx(payload["evidence"]["logR"])
     assert set(payload["network_check"]) >= {"log_r", "spread", "agree"}

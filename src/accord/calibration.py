@@ -44,7 +44,9 @@ class CalibrationResult:
     log_r_obs, log_r_obs_err : float
         The observed log R and its standard error.
     log_r_obs_source : str
-        ``"given"`` (for example from nested sampling) or ``"network"`` (the
+        Where log R_obs came from: the ``log_r_obs_source`` argument of
+        :func:`calibrate` (for example ``"nested sampling (nautilus)"``),
+        ``"given"`` by default, or ``"network"`` (the
         ensemble's own estimate for the observed data).
     T_err, C_err : dict
         Error budget by source: ``"log_r_obs"`` (re-evaluation at
@@ -108,7 +110,8 @@ class CalibrationResult:
         def value(x: float, bound: str | None) -> str:
             return f"> {x:.3f}" if bound else f"{x:.3f}"
 
-        source = {"given": "given", "network": "network estimate"}[self.log_r_obs_source]
+        source = ("network estimate" if self.log_r_obs_source == "network"
+                  else self.log_r_obs_source)
         lines = [
             f"accord calibration: {self.problem} ({self.method} estimator, "
             f"{len(self.T_members)} members, {self.n_calibration} concordant pairs)",
@@ -173,6 +176,7 @@ def calibrate(
     n_calibration: int = 50_000,
     seed: int | None = None,
     progress: bool = False,
+    log_r_obs_source: str = "given",
 ) -> CalibrationResult:
     """Calibrate an observed log R against the concordance distribution.
 
@@ -195,6 +199,8 @@ def calibrate(
         seed.
     progress : bool
         Show a progress bar while simulating.
+    log_r_obs_source : str
+        A label of where ``log_r_obs`` came from, carried into every output.
 
     Returns
     -------
@@ -251,7 +257,10 @@ def calibrate(
         if not math.isfinite(log_r_obs):
             raise ValueError(f"log_r_obs must be finite; got {log_r_obs}")
         members_obs = np.full(estimator.n_members, log_r_obs)
-        source = "given"
+        source = str(log_r_obs_source)
+        if source == "network":
+            raise ValueError("log_r_obs_source='network' is reserved for the "
+                             "network's own estimate (log_r_obs=None)")
 
     # Concordance sample from fresh simulations.
     root = np.random.SeedSequence(estimator.seed if seed is None else seed,

@@ -234,6 +234,12 @@ def run(
     than three combined standard deviations.
     """
     settings = settings if settings is not None else TrainingSettings()
+    for name, value, low in (("n_simulations", n_simulations, 10),
+                             ("n_calibration", n_calibration, 100)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    if log_r_obs is not None and not np.isfinite(log_r_obs):
+        raise ValueError(f"log_r_obs must be finite; got {log_r_obs}")
     if evidence is not None and log_r_obs is not None:
         raise ValueError("give log_r_obs or evidence, not both; got log_r_obs="
                          f"{log_r_obs!r} and evidence={type(evidence).__name__}")
@@ -320,9 +326,14 @@ def run(
 
     # Stage 4: calibration and report.
     start = time.perf_counter()
+    source = "given"
+    if evidence is not None and log_r_obs is not None:
+        source = {"nautilus": "nested sampling (nautilus)",
+                  "dynesty": "nested sampling (dynesty)",
+                  "chains": "nested-sampling chains"}.get(evidence.source, evidence.source)
     result = calibrate(estimator, problem, log_r_obs=log_r_obs,
                        log_r_obs_err=log_r_obs_err, n_calibration=n_calibration,
-                       seed=seed, progress=progress)
+                       seed=seed, progress=progress, log_r_obs_source=source)
     timings["calibrate"] = time.perf_counter() - start
     run_result = RunResult(
         calibration=result, estimator=estimator, output=output, timings=timings,
