@@ -393,3 +393,19 @@ class TestCrossCheck:
     def test_bad_input(self):
         with pytest.raises(ValueError, match="log_r_network_spread"):
             cross_check(1.0, 0.1, 1.0, -1.0)
+
+
+def test_truncated_dead_points_file_is_refused(tmp_path):
+    # A dead-points file cut to a third (a killed run) still parses, but its
+    # evidence disagrees with the one PolyChord recorded in the .stats file.
+    import shutil
+
+    source = Path(__file__).parent / "data" / "polychord" / "21cm"
+    for name in ("exp1", "exp2_0.2", "joint_0.2"):
+        shutil.copytree(source / name, tmp_path / name)
+    dead = tmp_path / "joint_0.2" / "test_dead-birth.txt"
+    lines = dead.read_text().splitlines(keepends=True)
+    dead.write_text("".join(lines[: len(lines) // 3]))
+    roots = [str(tmp_path / name / "test") for name in ("exp1", "exp2_0.2", "joint_0.2")]
+    with pytest.raises(ChainError, match="truncated or belongs to another run"):
+        evidence_from_chains(*roots, n_samples=200, seed=0)

@@ -17,7 +17,9 @@ between its neighbours.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -129,6 +131,43 @@ def read_run(root: str | os.PathLike[str], *, label: str, problem: str) -> Any:
     if np.all(np.isneginf(logL)):
         raise ChainError(f"{where} has logL = -inf on every dead point", root=root)
     return samples
+
+
+# A chain's evidence may differ from the one its sampler recorded by this many
+# combined standard deviations before the files are taken to disagree.
+_STATS_TOLERANCE = 5.0
+
+
+def check_against_stats_file(root: str, logZ: np.ndarray, *, label: str,
+                             problem: str) -> None:
+    """Compare log Z of the chain with a PolyChord ``<root>.stats`` file, if any.
+
+    A dead-points file cut short (a killed run, a partial copy) still reads,
+    but its evidence is wrong; the sampler's own record of log Z exposes it.
+    """
+    path = f"{root}.stats"
+    if not os.path.isfile(path):
+        return
+    match = re.search(r"^log\(Z\)\s*=\s*(\S+)\s*\+/-\s*(\S+)", _read_text(path),
+                      flags=re.MULTILINE)
+    if match is None:
+        return
+    try:
+        recorded, error = float(match.group(1)), float(match.group(2))
+    except ValueError:
+        return
+    mean, std = float(np.mean(logZ)), float(np.std(logZ))
+    if abs(mean - recorded) > _STATS_TOLERANCE * math.hypot(std, error):
+        raise ChainError(
+            f"run {label} of problem {problem!r} (root {root!r}): the dead points give "
+            f"log Z = {mean:.3f} +/- {std:.3f} but {path} records {recorded:.3f} +/- "
+            f"{error:.3f}; the chain file is truncated or belongs to another run",
+            root=root)
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
 
 
 def _first_line(error: Exception) -> str:

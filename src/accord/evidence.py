@@ -281,6 +281,8 @@ def evidence_from_chains(
             _chains.check_prior(samples, names, prior_obj, label=label, root=root,
                                 problem=problem_name)
         draws[label] = _chains.draw_statistics(samples, n_samples, rng_run)
+        _chains.check_against_stats_file(root, draws[label].logZ, label=label,
+                                         problem=problem_name)
         logger.info("run %s (%s): %d points, logZ = %.3f +/- %.3f", label, root,
                     len(samples), draws[label].logZ.mean(), draws[label].logZ.std())
 
