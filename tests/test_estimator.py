@@ -251,3 +251,9 @@ def test_posterior_method_needs_a_factorising_prior():
                              params_B=["theta_0", "theta_1"] + ["x"][:0] + ["x"])
     with pytest.raises(ValueError, match="couples shared and nuisance"):
         train(problem, 500, seed=0, n_members=1)
+
+
+def test_a_tiny_training_set_is_loud():
+    problem = LinearGaussian.paper(sigma=1.0, n_data=5, seed=1).problem()
+    with pytest.warns(accord.AccordWarning, match="training on only 200 simulations"):
+        train(problem, 200, seed=0, n_members=1, max_epochs=1)

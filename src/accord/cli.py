@@ -206,7 +206,7 @@ def _run_evidence(args: argparse.Namespace) -> int:
         result = evidence.run_nested_sampling(
             _evidence_problem(args), sampler=args.sampler, n_live=args.n_live,
             seed=args.seed, n_repeats=args.n_repeats, checkpoint_dir=args.checkpoint,
-            progress=not args.quiet)
+            progress=_progress(args))
 
     print(f"log R_obs from {result.source}")
     for label in ("A", "B", "AB"):
@@ -222,6 +222,11 @@ def _run_evidence(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))
         print(f"  written to {args.json}")
     return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars and sampler status lines only for a person at a terminal."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -255,7 +260,7 @@ def _run_linear(args: argparse.Namespace) -> int:
         log_r_obs=log_r_obs, log_r_obs_err=_given(args.log_r_obs_err, 0.0),
         settings=TrainingSettings(method=_given(args.method, "posterior"),
                                   n_members=_given(args.members, 5)),
-        progress=not args.quiet, exact_log_r=exact_sample, figures=not args.no_figures,
+        progress=_progress(args), exact_log_r=exact_sample, figures=not args.no_figures,
         extra={"exact": {"logR_obs": exact_obs, "P": float(exact.P),
                          "T": float(exact.T), "C": float(exact.C)},
                "sigma": args.sigma, "problem_seed": args.problem_seed})
@@ -321,7 +326,7 @@ def _run_bao(args: argparse.Namespace) -> int:
     config = _bao_config(args)
     output = args.output or Path("accord-output") / "bao"
     start = time.perf_counter()
-    result = run_bao(config, output, progress=not args.quiet,
+    result = run_bao(config, output, progress=_progress(args),
                      figures=not args.no_figures)
     print(summary_text(result))
     print(f"  wall time     {time.perf_counter() - start:.1f} s")

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import platform
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ._networks import ClassifierNet, PosteriorPairNet, Standardise, build_member
 from ._version import __version__
-from .exceptions import FormatError
+from .exceptions import AccordWarning, FormatError
 from .problem import Problem
 from .simulation import Simulations, simulate
 
@@ -37,6 +38,9 @@ _CONFIG_FILE = "estimator.json"
 _WEIGHTS_FILE = "weights.safetensors"
 
 Method = Literal["posterior", "classifier"]
+
+# Below this many simulations a warning says the estimate is unreliable.
+_FEW_SIMULATIONS = 1000
 
 
 @dataclass
@@ -599,6 +603,12 @@ def train(
         simulations = simulate(problem, n_simulations, seed=seed_sims, progress=progress)
     if len(simulations) < 10:
         raise ValueError(f"training needs at least 10 simulations; got {len(simulations)}")
+    if len(simulations) < _FEW_SIMULATIONS:
+        warnings.warn(
+            f"training on only {len(simulations)} simulations; networks trained on "
+            f"fewer than {_FEW_SIMULATIONS} rarely estimate log R well. Check the "
+            f"result against nested sampling or use more simulations.",
+            AccordWarning, stacklevel=2)
     data = {"x_A": simulations.x_A, "x_B": simulations.x_B}
     if settings.method == "posterior":
         if not problem.shared:

@@ -47,10 +47,14 @@ def _diagnostics(result: RunResult) -> list[str]:
     cal, estimator = result.calibration, result.estimator
     epochs = []
     for history in estimator.history:
-        epochs += [f"{len(curves['validation']) - 1}/{curves['best_epoch']}"
-                   for curves in history.values()]
+        parts = [f"{len(curves['validation']) - 1}/{curves['best_epoch']}"
+                 for curves in history.values()]
+        epochs.append(" + ".join(parts))
+    networks = " + ".join(estimator.history[0]) if estimator.history else ""
+    member_word = "member" if estimator.n_members == 1 else "members"
     lines = [f"  training      {estimator.n_simulations} simulations, "
-             f"{estimator.n_members} members; epochs run/best: {', '.join(epochs)}"]
+             f"{estimator.n_members} {member_word}; epochs run/best per member "
+             f"({networks}): {', '.join(epochs)}"]
     if estimator.settings.max_epochs and any(
             len(c["validation"]) - 1 >= estimator.settings.max_epochs
             for h in estimator.history for c in h.values()):
