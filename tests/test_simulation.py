@@ -97,3 +97,9 @@ def test_auto_executor_moves_slow_work_to_a_process_pool(problem, monkeypatch):
     serial = simulate(problem, 900, seed=6, chunk_size=300, executor="serial")
     assert isinstance(started[0], cf.ProcessPoolExecutor)
     np.testing.assert_array_equal(auto.x_A, serial.x_A)
+
+
+@pytest.mark.parametrize("seed", [-1, "x", 1.5, True])
+def test_bad_seeds_are_named(problem, seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        simulate(problem, 10, seed=seed)

@@ -16,3 +16,14 @@ def check_last_axis(name: str, value: Any, length: int, what: str = "parameter")
             f"got shape {array.shape}"
         )
     return array
+
+
+def check_seed(seed: Any) -> Any:
+    """``seed`` if it is None, a non-negative integer or a SeedSequence."""
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"seed must be a non-negative integer, a numpy SeedSequence or None; "
+            f"got {seed!r}")
+    return int(seed)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ._validation import check_seed
 from .estimator import RatioEstimator
 from .exceptions import AccordWarning
 from .problem import Problem
@@ -263,7 +264,7 @@ def calibrate(
                              "network's own estimate (log_r_obs=None)")
 
     # Concordance sample from fresh simulations.
-    root = np.random.SeedSequence(estimator.seed if seed is None else seed,
+    root = np.random.SeedSequence(estimator.seed if seed is None else check_seed(seed),
                                   spawn_key=(_CALIBRATION_KEY,))
     sims = simulate(problem, n_calibration, seed=root, progress=progress)
     log_r_members = estimator.log_ratio(sims.x_A, sims.x_B, members=True)

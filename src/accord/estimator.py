@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._networks import ClassifierNet, PosteriorPairNet, Standardise, build_member
+from ._validation import check_seed
 from ._version import __version__
 from .exceptions import AccordWarning, FormatError
 from .problem import Problem
@@ -596,7 +597,7 @@ def train(
         settings = TrainingSettings(**options)
     elif options:
         raise TypeError("pass either settings= or keyword options, not both")
-    root = np.random.SeedSequence(seed)
+    root = np.random.SeedSequence(check_seed(seed))
     seed_sims, seed_members = root.spawn(2)
 
     if simulations is None:

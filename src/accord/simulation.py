@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._validation import check_seed
 from .exceptions import AccordWarning, NonFiniteSimulationError
 from .problem import Problem, check_simulation
 
@@ -134,6 +135,7 @@ def simulate(
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
     if on_nonfinite not in ("raise", "drop"):
         raise ValueError(f"on_nonfinite must be 'raise' or 'drop'; got {on_nonfinite!r}")
+    seed = check_seed(seed)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
     sizes = [min(chunk_size, n - start) for start in range(0, n, chunk_size)]
