@@ -96,7 +96,8 @@ def read_run(root: str | os.PathLike[str], *, label: str, problem: str) -> Any:
         raise TypeError(
             f"root_{label} must be a path or string; got {type(root).__name__}")
     root = os.fspath(root)
-    where = f"run {label} of problem {problem!r} (root {root!r})"
+    where = (f"run {label} (root {root!r})" if problem == "(none given)"
+             else f"run {label} of problem {problem!r} (root {root!r})")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -172,7 +173,9 @@ def _read_text(path: str) -> str:
 
 def _first_line(error: Exception) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
-    return "; ".join(lines[1:] or lines)
+    text = "; ".join(lines[1:] or lines)
+    # anesthetic names each reader it tried by its repr; keep just the name.
+    return re.sub(r"<function (\w+) at 0x[0-9a-fA-F]+>", r"\1", text)
 
 
 def _shape_message(root: str, where: str, caught: list, error: ValueError) -> str:
@@ -256,7 +259,8 @@ def check_prior(
     and the points born at logL_birth = -inf, which are prior draws, must
     follow the prior's marginals (a Kolmogorov-Smirnov test; a warning).
     """
-    where = f"run {label} of problem {problem!r} (root {root!r})"
+    where = (f"run {label} (root {root!r})" if problem == "(none given)"
+             else f"run {label} of problem {problem!r} (root {root!r})")
     values = parameter_values(samples)
     theta = fill_theta(prior, names, values)
 
