@@ -1,6 +1,6 @@
 """Accuracy and cost of accord's nested sampling against exact evidences.
 
-For the linear-Gaussian pair of SPEC section 5.1 (3 shared parameters,
+For the linear-Gaussian pair of arXiv:2407.15478 (3 shared parameters,
 50 data points per experiment, noise 0.1, prior N(mu, I)), with and without
 2 nuisance parameters per experiment, run nautilus and dynesty over 5 seeds
 and print, per sampler and case, the wall time of the three runs and

@@ -1,6 +1,6 @@
 """The ratio-estimator ensembles, against the exact linear-Gaussian log R.
 
-Each fault of the paper's research code (SPEC section 4) has a regression
+Each fault of the paper's research code (docs/method.md) has a regression
 test named after what it guards.
 """
 

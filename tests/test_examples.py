@@ -23,7 +23,7 @@ from accord.examples.plots import (
 ROOT = Path(__file__).resolve().parent.parent
 POLYCHORD = Path(__file__).resolve().parent / "data" / "polychord" / "21cm"
 
-# sha256 of the observed spectra of the PolyChord fixtures (SPEC 5.2), as shipped
+# sha256 of the observed spectra of the PolyChord fixtures, as shipped
 # beside the runs; the package's copies must be those files, byte for byte.
 FIXTURE_SHA256 = {
     "exp1_data_truth.txt":

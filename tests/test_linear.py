@@ -247,7 +247,7 @@ class TestConcordanceDistribution:
         assert abs(var - model.concordance_var()) < 4 * se_var
 
     def test_tension_above_two_sigma_at_the_normal_rate(self, sigma):
-        # SPEC section 2: under concordance P is uniform, so Prob(T > 2) = 4.55 %.
+        # Under concordance P is uniform, so Prob(T > 2) = 4.55 %.
         # T > 2 is P < 2 norm.sf(2), i.e. log R below the matching quantile of F.
         model, logR = concordance_samples(sigma)
         rate = 2 * stats.norm.sf(2.0)

@@ -1,4 +1,4 @@
-"""T, C and s_R from probabilities and from finite samples (SPEC section 2)."""
+"""T, C and s_R from probabilities and from finite samples (docs/method.md)."""
 
 import numpy as np
 import pytest

@@ -272,7 +272,7 @@ def check_prior(
         raise ChainError(
             f"{int(outside.sum())} of {len(outside)} points of {where} lie outside "
             f"the support of the problem's prior, e.g. {point}; the chains were run "
-            f"on a different prior, and log R depends on the prior (SPEC 4.5)",
+            f"on a different prior, and log R depends on the prior",
             root=root,
         )
 
@@ -292,7 +292,7 @@ def check_prior(
             f"the {int(draws.sum())} prior draws of {where} do not follow the "
             f"problem's prior for {names[worst]!r} (Kolmogorov-Smirnov p = "
             f"{p_values[worst]:.1e}); the chains were probably run on another prior, "
-            f"and log R depends on the prior (SPEC 4.5)",
+            f"and log R depends on the prior",
             AccordWarning,
             stacklevel=3,
         )

@@ -2,7 +2,7 @@
 
 Each run samples only the parameters its experiment depends on, through the
 problem's own prior object, so that the evidences share the simulations'
-prior by construction (SPEC section 4, item 5).
+prior by construction (docs/method.md).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class CalibrationResult:
     ----------
     T, C, s_R, P : float
         Tension and concordance in sigma, signed surprise and the probability
-        under concordance of a log R below ``log_r_obs`` (SPEC of the method:
+        under concordance of a log R below ``log_r_obs`` (see
         :mod:`accord.stats`).
     T_bound, C_bound : {None, "lower"}
         ``"lower"`` when the value is only a lower limit, because the

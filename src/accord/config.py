@@ -3,7 +3,7 @@
 A configuration file selects the two experiments, the model and its prior,
 the simulation and training budget, and where the observed log R comes
 from. Every key is optional; a missing one takes the default of the paper's
-split (SDSS DR12 LRG against DESI DR1, SPEC section 5.4). Unknown keys are
+split (SDSS DR12 LRG against DESI DR1, as in arXiv:2407.15478). Unknown keys are
 errors, so that a misspelt option never passes silently.
 
 .. code-block:: toml

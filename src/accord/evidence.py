@@ -10,7 +10,7 @@ with its uncertainty. It can come from numbers a user already has
 (:func:`evidence_from_chains`), or from nested sampling that accord runs
 itself on the problem's likelihoods (:func:`run_nested_sampling`). Whatever
 the source, the evidences must be computed on the prior of the simulations,
-since log R depends on the prior (SPEC section 4, item 5).
+since log R depends on the prior (docs/method.md).
 :func:`cross_check` compares the result with the network's log R.
 
 References

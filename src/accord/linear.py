@@ -361,7 +361,7 @@ class _GeneralisedChiSquare:
 
 @dataclasses.dataclass(frozen=True)
 class ExactTension:
-    """The exact calibration of an observed log R (SPEC section 2).
+    """The exact calibration of an observed log R (docs/method.md).
 
     Attributes
     ----------
@@ -607,7 +607,7 @@ class LinearGaussian:
         noise: float = 0.01,
         seed: int = 0,
     ) -> LinearGaussian:
-        """The analytic example of the paper (SPEC section 5.1), with an observation.
+        """The analytic example of arXiv:2407.15478, with an observation.
 
         The entries of ``M_A``, ``M_B`` (``(n_data, n_params)``), ``m_A``,
         ``m_B`` and of the prior mean are uniform on [0, 1], drawn in that
@@ -660,7 +660,7 @@ class LinearGaussian:
         """Draw a true parameter near the prior mean and the data it gives.
 
         ``theta_true ~ N(mean, theta_scale * I)``, then one ``x_A`` and one
-        ``x_B`` from it (SPEC section 5.1).
+        ``x_B`` from it (arXiv:2407.15478).
 
         Parameters
         ----------
@@ -897,7 +897,7 @@ class LinearGaussian:
         return self._tails(logR)[1]
 
     def tension(self, logR_obs: Any = None) -> ExactTension:
-        """Exact tension and concordance of an observed log R (SPEC section 2).
+        """Exact tension and concordance of an observed log R (docs/method.md).
 
         .. math::
 

@@ -52,7 +52,7 @@ class NestedSampling:
     """Ask :func:`run` to compute log R_obs by nested sampling.
 
     The three runs (A, B, AB) sample the problem's own likelihoods through its
-    own prior object, the prior of the simulations (SPEC section 4, item 5).
+    own prior object, the prior of the simulations (docs/method.md).
 
     Attributes
     ----------

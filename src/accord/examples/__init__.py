@@ -1,10 +1,10 @@
 """The paper's worked examples as ready-made problems.
 
 - :func:`cm21_problem`: the 21-cm global signal seen by two radiometers with
-  overlapping bands (SPEC section 5.2), observed spectra of the published
+  overlapping bands (arXiv:2407.15478), observed spectra of the published
   PolyChord runs;
 - :func:`bump_problem`: two colliders that count events and see an excess
-  near 125 GeV (SPEC section 5.3), with a shipped observation drawn from
+  near 125 GeV (arXiv:2407.15478), with a shipped observation drawn from
   documented truths and seed.
 
 Both are plain :class:`~accord.problem.Problem` objects built from a prior of

@@ -1,4 +1,4 @@
-"""A bump hunt: two colliders count events and see an excess (SPEC section 5.3).
+"""A bump hunt: two colliders count events and see an excess (arXiv:2407.15478).
 
 Each experiment counts events in 100 mass bins between 100 and 180 GeV. The
 expected count in the bin at mass :math:`x` is a falling background, a sum of
@@ -188,7 +188,7 @@ class Collider:
 
 
 def bump_prior() -> Independent:
-    """The priors of SPEC 5.3 for the pair: 17 independent uniform parameters.
+    """The priors of the paper for the pair: 17 independent uniform parameters.
 
     mu ~ U(110, 150) GeV; for each experiment a_k ~ U(5, 10), b_k ~ U(1, 8),
     amp ~ U(0, 800) events, s ~ U(0.1, 10) GeV.

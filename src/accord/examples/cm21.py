@@ -1,4 +1,4 @@
-"""The 21-cm global signal seen by two radiometers (SPEC section 5.2).
+"""The 21-cm global signal seen by two radiometers (arXiv:2407.15478).
 
 Two radiometers observe the sky-averaged 21-cm signal in overlapping bands,
 A at 60-90 MHz and B at 80-120 MHz, 100 evenly spaced channels each. The
@@ -12,7 +12,7 @@ and each radiometer adds white noise of its own unknown level,
 :math:`\\sigma_A` or :math:`\\sigma_B`. The trough's amplitude, centre and
 width are shared; the noise levels are each experiment's nuisance parameters.
 The simulator and the likelihood below describe that one model, with one
-noise parameter per experiment in both (SPEC section 4, item 6).
+noise parameter per experiment in both (docs/method.md).
 
 The shipped observations are the spectra the published PolyChord runs were
 made on: A with the truth A = 0.2 K, nu0 = 78 MHz, w = 10 MHz, sigma = 0.025 K,
