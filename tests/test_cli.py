@@ -55,7 +55,7 @@ def test_command_line_overrides_the_file(tmp_path):
     args = _parser().parse_args(["run", "bao", "--config", str(path), "--seed", "9",
                                  "--n-live", "200"])
     config = _bao_config(args)
-    assert (config.seed, config.training.n_members, config.observed.n_live) == (9, 3, 200)
+    assert (config.seed, config.training.n_members, config.observed.sampling.n_live) == (9, 3, 200)
     assert config.data_B == ("desi_dr2_lrg_z0.71",)
 
 

@@ -310,7 +310,8 @@ def _bao_config(args: argparse.Namespace) -> BAOConfig:
             raise ValueError("--n-live applies when log R_obs comes from the sampler")
         if args.n_live < 10:
             raise ValueError(f"--n-live must be >= 10; got {args.n_live}")
-        changes["observed"] = replace(config.observed, n_live=args.n_live)
+        sampling = replace(config.observed.sampling, n_live=args.n_live)
+        changes["observed"] = replace(config.observed, sampling=sampling)
     return config.replace(**changes)
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .estimator import TrainingSettings
+from .evidence import NestedSampling
 from .exceptions import AccordError
 
 __all__ = [
@@ -154,25 +155,14 @@ class ObservedSettings:
         ``root_A``, ``root_B``, ``root_AB`` read with
         :func:`accord.evidence_from_chains`. ``"network"``: the ensemble's own
         estimate for the observed data.
-    sampler : {"nautilus", "dynesty"}
-    n_live, n_repeats : int
-        Live points and independent repeats of each nested-sampling run.
-    seed : int or None
-        Seed of the sampler; by default the run's seed.
-    n_eff, n_networks : int or None
-        nautilus only: effective sample size at which it stops, and networks
-        of its bounds (nautilus's defaults 10 000 and 4 when None).
+    sampling : NestedSampling
+        The sampler and its settings, for ``source = "sampler"``.
     options : dict
         The numbers, or the chain roots and ``n_samples``.
     """
 
     source: str = "sampler"
-    sampler: str = "nautilus"
-    n_live: int = 500
-    n_repeats: int = 1
-    seed: int | None = None
-    n_eff: int | None = None
-    n_networks: int | None = None
+    sampling: NestedSampling = field(default_factory=NestedSampling)
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -323,11 +313,11 @@ def _observed(value: Any, base: Path | None) -> ObservedSettings:
         if sampler != "nautilus" and ("n_eff" in optional or "n_networks" in optional):
             raise ConfigError("observed.n_eff and observed.n_networks are options of "
                               "the nautilus sampler only")
-        return ObservedSettings(
-            source=source, sampler=sampler,
+        return ObservedSettings(source=source, sampling=NestedSampling(
+            sampler=sampler,
             n_live=_integer(table.get("n_live", 500), "observed.n_live", 10),
             n_repeats=_integer(table.get("n_repeats", 1), "observed.n_repeats", 1),
-            **optional)
+            **optional))
     if source == "numbers":
         for key, number in table.items():
             if isinstance(number, bool) or not isinstance(number, (int, float)):

@@ -53,6 +53,7 @@ from .problem import Problem
 
 __all__ = [
     "EvidenceResult",
+    "NestedSampling",
     "ChainError",
     "SamplingError",
     "evidence_from_numbers",
@@ -64,6 +65,50 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _LABELS = ("A", "B", "AB")
+
+
+@dataclass(frozen=True)
+class NestedSampling:
+    """Ask :func:`accord.run` to compute log R_obs by nested sampling.
+
+    The three runs (A, B, AB) sample the problem's own likelihoods through its
+    own prior object, the prior of the simulations (docs/method.md).
+
+    Attributes
+    ----------
+    sampler : {"nautilus", "dynesty"}
+    n_live : int
+        Live points of each run.
+    n_repeats : int
+        Independent repeats of each run; their scatter enters the error.
+    seed : int or None
+        Seed of the sampler; by default the seed of the run.
+    n_eff, n_networks : int or None
+        nautilus only: the effective sample size at which it stops (its
+        default 10 000) and the networks of its bounds (default 4). Smaller
+        values are quicker and noisier.
+    """
+
+    sampler: str = "nautilus"
+    n_live: int = 500
+    n_repeats: int = 1
+    seed: int | None = None
+    n_eff: int | None = None
+    n_networks: int | None = None
+
+    def __post_init__(self) -> None:
+        from ._sampler import SAMPLERS
+
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}; got {self.sampler!r}")
+        if self.sampler != "nautilus" and (self.n_eff or self.n_networks):
+            raise ValueError("n_eff and n_networks are options of nautilus only")
+        for name in ("n_eff", "n_networks"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None; "
+                                 f"got {value!r}")
 
 
 @dataclass(frozen=True)

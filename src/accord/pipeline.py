@@ -27,7 +27,7 @@ from scipy import stats
 from ._version import __version__
 from .calibration import CalibrationResult, calibrate
 from .estimator import RatioEstimator, TrainingSettings, load, train
-from .evidence import EvidenceResult, cross_check, run_nested_sampling
+from .evidence import EvidenceResult, NestedSampling, cross_check, run_nested_sampling
 from .exceptions import AccordError, AccordWarning
 from .problem import Problem
 from .simulation import Simulations, simulate
@@ -45,50 +45,6 @@ _ESTIMATOR = "estimator"
 _EVIDENCE = "evidence.json"
 _SAMPLING_DIR = "nested_sampling"
 _LABELS = ("A", "B", "AB")
-
-
-@dataclass(frozen=True)
-class NestedSampling:
-    """Ask :func:`run` to compute log R_obs by nested sampling.
-
-    The three runs (A, B, AB) sample the problem's own likelihoods through its
-    own prior object, the prior of the simulations (docs/method.md).
-
-    Attributes
-    ----------
-    sampler : {"nautilus", "dynesty"}
-    n_live : int
-        Live points of each run.
-    n_repeats : int
-        Independent repeats of each run; their scatter enters the error.
-    seed : int or None
-        Seed of the sampler; by default the seed of the run.
-    n_eff, n_networks : int or None
-        nautilus only: the effective sample size at which it stops (its
-        default 10 000) and the networks of its bounds (default 4). Smaller
-        values are quicker and noisier.
-    """
-
-    sampler: str = "nautilus"
-    n_live: int = 500
-    n_repeats: int = 1
-    seed: int | None = None
-    n_eff: int | None = None
-    n_networks: int | None = None
-
-    def __post_init__(self) -> None:
-        from ._sampler import SAMPLERS
-
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}; got {self.sampler!r}")
-        if self.sampler != "nautilus" and (self.n_eff or self.n_networks):
-            raise ValueError("n_eff and n_networks are options of nautilus only")
-        for name in ("n_eff", "n_networks"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None; "
-                                 f"got {value!r}")
 
 
 @dataclass
@@ -685,9 +641,7 @@ def run_bao(
     observed = config.observed
     evidence: EvidenceResult | NestedSampling | None = None
     if observed.source == "sampler":
-        evidence = NestedSampling(sampler=observed.sampler, n_live=observed.n_live,
-                                  n_repeats=observed.n_repeats, seed=observed.seed,
-                                  n_eff=observed.n_eff, n_networks=observed.n_networks)
+        evidence = observed.sampling
     elif observed.source == "numbers":
         evidence = evidence_from_numbers(**observed.options)
     elif observed.source == "chains":
