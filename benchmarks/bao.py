@@ -38,7 +38,7 @@ import accord
 from accord import Problem
 from accord.config import BAOConfig
 from accord.evidence import run_nested_sampling
-from accord.pipeline import bao_problem_from_config
+from accord.bao import bao_problem_from_config
 
 
 def pair_problem(problem: Problem, x_A: np.ndarray, x_B: np.ndarray, name: str) -> Problem:

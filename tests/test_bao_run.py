@@ -10,7 +10,7 @@ import pytest
 
 from accord import AccordWarning
 from accord.config import parse_config
-from accord.pipeline import run_bao
+from accord.bao import run_bao
 
 TINY = {
     "seed": 3,

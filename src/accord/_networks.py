@@ -189,8 +189,8 @@ class GaussianPosteriorNet(nn.Module):
                                 activation=activation, zero_last=True)
                     if hidden > 0 else None)
         if k > 1:
-            # Drawn after the network so that the single-Gaussian case consumes
-            # the same random numbers as before mixtures existed.
+            # Drawn after the network, so that the network's initial weights
+            # do not depend on the number of components.
             self.register_buffer("offset", _OFFSET_SCALE * torch.randn(k, d))
         self.to(torch.float64)
         if self.mlp is not None:

@@ -182,7 +182,7 @@ def _evidence_problem(args: argparse.Namespace) -> Any:
             raise ValueError("--config applies to the bao example only")
         return LinearGaussian.paper(sigma=1.0, seed=0).problem()
     from .config import BAOConfig, load_config
-    from .pipeline import bao_problem_from_config
+    from .bao.job import bao_problem_from_config
 
     config = load_config(args.config) if args.config is not None else BAOConfig()
     problem, _ = bao_problem_from_config(config)
@@ -317,7 +317,7 @@ def _bao_config(args: argparse.Namespace) -> BAOConfig:
 
 def _run_bao(args: argparse.Namespace) -> int:
     from .config import DEFAULT_CONFIG
-    from .pipeline import run_bao
+    from .bao.job import run_bao
 
     if args.print_config:
         print(DEFAULT_CONFIG, end="")

@@ -114,6 +114,7 @@ class Problem:
                 self._check_callable(label, fn)
         self.name = str(name)
 
+        self._fingerprint: dict[str, Any] | None = None
         self.length_A: int | None = None
         self.length_B: int | None = None
         if check:
@@ -193,8 +194,15 @@ class Problem:
         The parameter names and roles, the prior's description and a probe of
         both simulators at fixed parameters and seed. Two problems with the
         same fingerprint simulate the same data; the observed data are not part
-        of it, so one trained estimator serves several observations.
+        of it, so one trained estimator serves several observations. It is
+        computed once per problem: the problem is not meant to change after
+        it is built.
         """
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> dict[str, Any]:
         to_dict = getattr(self.prior, "to_dict", None)
         rng = np.random.default_rng(12345)
         theta = np.asarray(self.prior.sample(_N_TRIAL, rng), dtype=float)

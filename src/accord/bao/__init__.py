@@ -2,14 +2,16 @@
 
 The real-data demonstration of accord: the tension between SDSS and DESI
 measurements of the BAO scale (Bevins, Handley & Gessey-Jones 2024,
-arXiv:2407.15478, section 5.4 of the project's specification).
+arXiv:2407.15478, section on BAO).
 
 - :mod:`accord.bao.data` loads the Gaussian BAO files shipped with accord
   (DESI DR1 and DR2, SDSS DR12 and eBOSS DR16) or a user's own files;
 - :mod:`accord.bao.cosmology` computes D_M/r_d, D_H/r_d and D_V/r_d in flat
   LCDM, vectorised over parameter draws;
 - :mod:`accord.bao.problem` turns two data sets into a
-  :class:`~accord.problem.Problem`.
+  :class:`~accord.problem.Problem`;
+- :mod:`accord.bao.job` runs the whole calibration from a configuration
+  (:func:`run_bao`, the default of ``accord run``).
 
 Examples
 --------
@@ -37,6 +39,7 @@ from .data import (
     load_bao_files,
     select_bao,
 )
+from .job import bao_problem_from_config, run_bao
 from .problem import (
     BAOLogLikelihood,
     BAOModel,
@@ -46,6 +49,8 @@ from .problem import (
 )
 
 __all__ = [
+    "run_bao",
+    "bao_problem_from_config",
     "BAOData",
     "BAODataError",
     "QUANTITIES",

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from .._validation import check_last_axis
 from ..priors import Independent, Uniform, as_rng
 from ..problem import Problem
 
@@ -175,10 +176,7 @@ class Collider:
             \\log L = \\sum_i \\left[x_i \\log\\lambda_i - \\lambda_i
                        - \\log \\Gamma(x_i + 1)\\right]
         """
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 0 or x.shape[-1] != self.length:
-            raise ValueError(f"x must have shape (*, {self.length}), one count per "
-                             f"bin; got shape {x.shape}")
+        x = check_last_axis("x", x, self.length, what="bin")
         rate = self.expected(theta)
         return np.sum(special.xlogy(x, rate) - rate - special.gammaln(x + 1.0), axis=-1)
 

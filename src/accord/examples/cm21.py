@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_last_axis
 from ..priors import Independent, Uniform, as_rng
 from ..problem import Problem
 
@@ -132,10 +133,7 @@ class Radiometer:
             \\log L = -\\sum_i \\left[\\frac{(x_i - T_{21}(\\nu_i))^2}{2\\sigma^2}
                        + \\log\\sigma + \\tfrac12 \\log 2\\pi\\right]
         """
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 0 or x.shape[-1] != self.length:
-            raise ValueError(f"x must have shape (*, {self.length}), one value per "
-                             f"channel; got shape {x.shape}")
+        x = check_last_axis("x", x, self.length, what="channel")
         sigma = self.noise(theta)
         chi2 = np.sum((x - self.signal(theta)) ** 2, axis=-1) / sigma**2
         return -0.5 * chi2 - self.length * (np.log(sigma) + 0.5 * _LOG_2PI)
