@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._networks import ClassifierNet, PosteriorPairNet, Standardise, build_member
-from ._validation import check_seed
+from ._validation import check_last_axis, check_seed
 from ._version import __version__
 from .exceptions import AccordWarning, FormatError
 from .problem import Problem
@@ -338,8 +338,7 @@ def _check_pairs(label: str, x: Any, length: int) -> np.ndarray:
     except (TypeError, ValueError):
         raise TypeError(f"{label} must be an array of numbers; "
                         f"got {type(x).__name__}") from None
-    if x.ndim == 0 or x.shape[-1] != length:
-        raise ValueError(f"{label} must have shape (*, {length}); got {x.shape}")
+    x = check_last_axis(label, x, length, what="data point")
     if x.size == 0:
         raise ValueError(f"{label} is empty (shape {x.shape})")
     if not np.all(np.isfinite(x)):
