@@ -14,10 +14,9 @@ __all__ = ["plot_concordance", "plot_cdf", "plot_training", "save_figures"]
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
-        matplotlib.use("Agg")
+    # Imported on first use, so that importing accord never loads a GUI
+    # backend; the user's backend choice (a notebook's, say) is left alone,
+    # and matplotlib falls back to Agg by itself where there is no display.
     import matplotlib.pyplot as plt
 
     return plt

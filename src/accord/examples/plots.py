@@ -38,13 +38,9 @@ _COLOURS = {"A": "C0", "B": "C1", "AB": "k"}
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    from ..plots import _pyplot as pyplot
 
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _axis(ax: Any, size: tuple[float, float] = (6.5, 4.0)) -> Any:
