@@ -14,7 +14,8 @@ import torch
 import accord
 from accord import FormatError, TrainingSettings, load, simulate, train
 from accord._networks import ClassifierNet
-from accord.estimator import _classifier_loss, _derangement_shifts, _optimise
+from accord._training import Stack
+from accord.estimator import _classifier_loss, _derangement_shifts
 from accord.linear import LinearGaussian
 
 N_TRAIN = 20_000
@@ -145,32 +146,52 @@ def test_members_differ_from_each_other(trained, fresh):
     assert not np.allclose(members[0], members[1])
 
 
+class _Quadratic(torch.nn.Module):
+    """A toy member: its loss pulls one weight towards a target."""
+
+    inputs = ("x",)
+    dtype = torch.float64
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+    def forward(self, x):
+        return ((self.weight - x) ** 2).mean()
+
+
 def test_early_stopping_restores_a_copy_of_the_best_weights():
     # Research-code fault 1: the "best" model was a reference to the live one.
-    module = torch.nn.Linear(1, 1)
-    target = torch.tensor([[3.0]])
-    scores = iter([5.0, 4.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    settings = TrainingSettings(max_epochs=7, patience=3, batch_size=2, n_members=2)
+    members = [_Quadratic(), _Quadratic()]
+    stack = Stack(members, settings, torch.device("cpu"))
+    stack.start(np.array([5.0, 5.0]))
+    scores = {0: [4.0, 1.0, 2.0, 3.0, 4.0, 5.0], 1: [4.0, 3.0, 2.0, 1.0, 0.5, 0.4]}
     saved = {}
-
-    def train_loss(batch, rng):
-        return (module.weight - target).pow(2).sum()
-
-    def val_loss():
-        score = next(scores)
-        if score == 1.0:
-            saved["best"] = module.weight.detach().clone()
-        return score
-
-    settings = TrainingSettings(max_epochs=7, patience=3, batch_size=2)
-    history = _optimise(module, train_loss, val_loss, 2, settings,
-                        np.random.default_rng(0), _NoBar())
-    assert history["best_epoch"] == 2
-    torch.testing.assert_close(module.weight.detach(), saved["best"])
+    target = {"x": torch.full((2, 4), 3.0, dtype=torch.float64)}
+    for epoch in range(1, 7):
+        stack.step(target)
+        if epoch == 2:
+            saved[0] = stack.params["weight"][0].detach().clone()
+        stack.end_epoch(epoch, np.zeros(2), np.array([scores[0][epoch - 1],
+                                                      scores[1][epoch - 1]]))
+    assert list(stack.active) == [False, True]
+    assert stack.histories[0].best_epoch == 2 and stack.histories[1].best_epoch == 6
+    stack.finish()
+    torch.testing.assert_close(members[0].weight.detach(), saved[0])
+    torch.testing.assert_close(members[1].weight.detach(),
+                               stack.params["weight"][1].detach())
 
 
-class _NoBar:
-    def set_postfix(self, *args, **kwargs):
-        pass
+def test_a_stopped_member_no_longer_moves():
+    settings = TrainingSettings(max_epochs=5, patience=1, n_members=2)
+    stack = Stack([_Quadratic(), _Quadratic()], settings, torch.device("cpu"))
+    stack.start(np.array([1.0, 1.0]))
+    stack.end_epoch(1, np.zeros(2), np.array([2.0, 0.5]))
+    frozen = stack.params["weight"][0].detach().clone()
+    stack.step({"x": torch.ones(2, 3, dtype=torch.float64)})
+    torch.testing.assert_close(stack.params["weight"][0].detach(), frozen)
+    assert stack.params["weight"][1].item() != 0.0
 
 
 def test_negative_pairs_are_fresh_and_never_self_paired():

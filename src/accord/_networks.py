@@ -160,7 +160,7 @@ class GaussianPosteriorNet(nn.Module):
     bias: torch.Tensor
     width: torch.Tensor
     chol0: torch.Tensor
-    tril: torch.Tensor
+    lower: torch.Tensor
     offset: torch.Tensor
     mlp: ResidualMLP | None
 
@@ -181,7 +181,12 @@ class GaussianPosteriorNet(nn.Module):
         self.register_buffer("bias", torch.zeros(d, dtype=torch.float64))
         self.register_buffer("width", torch.eye(d, dtype=torch.float64))
         self.register_buffer("chol0", torch.zeros(d, d, dtype=torch.float64))
-        self.register_buffer("tril", torch.tril_indices(d, d), persistent=False)
+        # Maps the d(d+1)/2 free entries to a lower-triangular (d, d) matrix by
+        # a product, which (unlike indexed assignment) works inside vmap.
+        rows, cols = torch.tril_indices(d, d)
+        lower = torch.zeros(len(rows), d * d, dtype=torch.float64)
+        lower[torch.arange(len(rows)), rows * d + cols] = 1.0
+        self.register_buffer("lower", lower, persistent=False)
         n_out = d + d * (d + 1) // 2
         if k > 1:
             n_out = k * (n_out + 1)
@@ -235,8 +240,7 @@ class GaussianPosteriorNet(nn.Module):
         out = self.mlp(z.float()).double()
         if k == 1:
             mean = mean + out[..., :d] @ self.width.T
-            delta = torch.zeros_like(chol)
-            delta[..., self.tril[0], self.tril[1]] = out[..., d:]
+            delta = (out[..., d:] @ self.lower).unflatten(-1, (d, d))
             chol = chol + chol @ delta
             return torch.zeros_like(mean[..., :1]), mean[..., None, :], chol[..., None, :, :]
 
@@ -244,8 +248,7 @@ class GaussianPosteriorNet(nn.Module):
         out = out[..., k:].unflatten(-1, (k, -1))
         mean = mean[..., None, :] + (self.offset + out[..., :d]) @ self.width.T
         chol = chol[..., None, :, :]
-        delta = torch.zeros(*out.shape[:-1], d, d, dtype=chol.dtype, device=chol.device)
-        delta[..., self.tril[0], self.tril[1]] = out[..., d:]
+        delta = (out[..., d:] @ self.lower).unflatten(-1, (d, d))
         return log_weight, mean, chol + chol @ delta
 
     @staticmethod

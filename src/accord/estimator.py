@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -19,7 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from . import _training
 from ._networks import ClassifierNet, PosteriorPairNet, Standardise, build_member
+from ._training import (ClassifierLoss, MemoryRows, PosteriorLoss, Stack, StoreRows,
+                        Validation, _Rows, resolve_device, train_stacks)
 from ._validation import check_last_axis, check_seed
 from ._version import __version__
 from .exceptions import AccordWarning, FormatError
@@ -79,6 +81,11 @@ class TrainingSettings:
         A validation loss (in nats per pair) must fall by more than this to
         count as an improvement; smaller gains are noise and would keep a
         converged network training.
+    device : str
+        Where to train: ``"auto"`` (default: a CUDA GPU when PyTorch sees one,
+        else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. Results agree
+        between devices up to floating-point rounding; the trained members
+        are always returned on the CPU.
     threads : int or None
         PyTorch threads while training (None: leave PyTorch's setting). The
         default of one is the fastest for these small networks on a busy
@@ -101,6 +108,7 @@ class TrainingSettings:
     learning_rate: float = 1e-3
     min_improvement: float = 1e-3
     threads: int | None = 1
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in ("posterior", "classifier"):
@@ -140,6 +148,9 @@ class TrainingSettings:
                                          or self.threads < 1):
             raise ValueError(f"threads must be a positive integer or None; "
                              f"got {self.threads!r}")
+        if not isinstance(self.device, str):
+            raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda'; "
+                            f"got {self.device!r}")
         if self.activation not in ("silu", "relu", "tanh", "sigmoid"):
             raise ValueError(f"activation must be one of silu, relu, tanh, sigmoid; "
                              f"got {self.activation!r}")
@@ -380,80 +391,6 @@ def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarra
     return order[n_val:], order[:n_val]
 
 
-def _optimise(
-    module: nn.Module,
-    train_loss: Callable[[np.ndarray, np.random.Generator], torch.Tensor],
-    val_loss: Callable[[], float],
-    n_train: int,
-    settings: TrainingSettings,
-    rng: np.random.Generator,
-    bar: tqdm,
-) -> dict[str, Any]:
-    """Adam with early stopping; restores a *copy* of the best weights."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    history: dict[str, Any] = {"train": [], "validation": [val_loss()], "best_epoch": 0}
-    if not params or settings.max_epochs == 0:
-        return history
-    optimiser = torch.optim.Adam(params, lr=settings.learning_rate)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimiser, factor=0.5, patience=max(1, settings.patience // 3))
-    best_loss, best_state = history["validation"][0], copy.deepcopy(module.state_dict())
-    for epoch in range(1, settings.max_epochs + 1):
-        module.train()
-        order = rng.permutation(n_train)
-        total = 0.0
-        for start in range(0, n_train - settings.batch_size // 2, settings.batch_size):
-            loss = train_loss(order[start:start + settings.batch_size], rng)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            total += float(loss.detach()) * len(order[start:start + settings.batch_size])
-        history["train"].append(total / n_train)
-        module.eval()
-        loss_val = val_loss()
-        history["validation"].append(loss_val)
-        scheduler.step(loss_val)
-        bar.set_postfix(epoch=epoch, val=f"{loss_val:.4g}", refresh=False)
-        if not math.isfinite(loss_val):
-            logger.warning("validation loss is not finite at epoch %d; stopping", epoch)
-            break
-        if loss_val < best_loss - settings.min_improvement:
-            best_loss, history["best_epoch"] = loss_val, epoch
-            best_state = copy.deepcopy(module.state_dict())
-        elif epoch - history["best_epoch"] >= settings.patience:
-            break
-    module.load_state_dict(best_state)
-    module.eval()
-    return history
-
-
-def _train_posterior(member: PosteriorPairNet, data: dict[str, np.ndarray],
-                     split: tuple[np.ndarray, np.ndarray], settings: TrainingSettings,
-                     rng: np.random.Generator, bar: tqdm) -> dict[str, Any]:
-    train_idx, val_idx = split
-    u = torch.as_tensor(data["u"])
-    history = {}
-    for label, net in [("A", member.post_A), ("B", member.post_B)]:
-        x_np = data[f"x_{label}"]
-        net.norm.fit(x_np[train_idx], f"x_{label}")
-        net.initialise(x_np[train_idx], data["u"][train_idx])
-        x = torch.as_tensor(x_np)
-        u_train, x_train = u[train_idx], x[train_idx]
-        u_val, x_val = u[val_idx], x[val_idx]
-
-        def train_loss(batch: np.ndarray, rng: np.random.Generator, net=net,
-                       u_train=u_train, x_train=x_train) -> torch.Tensor:
-            return -net.log_prob(u_train[batch], x_train[batch]).mean()
-
-        @torch.no_grad()
-        def val_loss(net=net, u_val=u_val, x_val=x_val) -> float:
-            return float(-net.log_prob(u_val, x_val).mean())
-
-        history[label] = _optimise(net, train_loss, val_loss, len(train_idx),
-                                   settings, rng, bar)
-    return history
-
-
 def _derangement_shifts(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` distinct non-zero cyclic shifts of a batch of ``n``."""
     return rng.choice(np.arange(1, n), size=min(k, n - 1), replace=False)
@@ -475,32 +412,6 @@ def _classifier_loss(member: ClassifierNet, x_A: torch.Tensor, x_B: torch.Tensor
         loss = loss + F.binary_cross_entropy_with_logits(
             negative, torch.zeros_like(negative)) / len(shifts)
     return loss
-
-
-def _train_classifier(member: ClassifierNet, data: dict[str, np.ndarray],
-                      split: tuple[np.ndarray, np.ndarray], settings: TrainingSettings,
-                      rng: np.random.Generator, bar: tqdm) -> dict[str, Any]:
-    train_idx, val_idx = split
-    member.norm_A.fit(data["x_A"][train_idx], "x_A")
-    member.norm_B.fit(data["x_B"][train_idx], "x_B")
-    dtype = member.norm_A.mean.dtype
-    x_A = torch.as_tensor(data["x_A"], dtype=dtype)
-    x_B = torch.as_tensor(data["x_B"], dtype=dtype)
-    xa_train, xb_train = x_A[train_idx], x_B[train_idx]
-    xa_val, xb_val = x_A[val_idx], x_B[val_idx]
-    # Validation pairings are fixed so that successive epochs are comparable.
-    val_shifts = _derangement_shifts(len(val_idx), settings.n_negatives, rng)
-
-    def train_loss(batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        shifts = _derangement_shifts(len(batch), settings.n_negatives, rng)
-        return _classifier_loss(member, xa_train[batch], xb_train[batch], shifts)
-
-    @torch.no_grad()
-    def val_loss() -> float:
-        return float(_classifier_loss(member, xa_val, xb_val, val_shifts))
-
-    return {"AB": _optimise(member, train_loss, val_loss, len(train_idx), settings,
-                            rng, bar)}
 
 
 def problem_info(problem: Problem, length_A: int, length_B: int) -> dict[str, Any]:
@@ -566,8 +477,11 @@ def train(
     settings : TrainingSettings, optional
         Network and optimisation options; or pass them as keyword ``options``
         (for example ``method="classifier"``, ``n_members=3``).
-    simulations : Simulations, optional
-        Reuse simulations made earlier with :func:`accord.simulate`.
+    simulations : Simulations or SimulationStore, optional
+        Reuse simulations made earlier with :func:`accord.simulate` or
+        :func:`accord.simulate_to_store`. A store too large to copy into
+        memory comfortably (over 512 MiB) is streamed a block of chunks at a
+        time.
     progress : bool
         Show progress bars.
 
@@ -601,55 +515,168 @@ def train(
 
     if simulations is None:
         simulations = simulate(problem, n_simulations, seed=seed_sims, progress=progress)
-    if len(simulations) < 10:
-        raise ValueError(f"training needs at least 10 simulations; got {len(simulations)}")
-    if len(simulations) < _FEW_SIMULATIONS:
+    rows, lengths = _training_rows(problem, simulations, settings)
+    if rows.n < 10:
+        raise ValueError(f"training needs at least 10 simulations; got {rows.n}")
+    if rows.n < _FEW_SIMULATIONS:
         warnings.warn(
-            f"training on only {len(simulations)} simulations; networks trained on "
+            f"training on only {rows.n} simulations; networks trained on "
             f"fewer than {_FEW_SIMULATIONS} rarely estimate log R well. Check the "
             f"result against nested sampling or use more simulations.",
             AccordWarning, stacklevel=2)
-    data = {"x_A": simulations.x_A, "x_B": simulations.x_B}
-    if settings.method == "posterior":
-        if not problem.shared:
-            raise ValueError("the experiments share no parameter, so R = 1 exactly")
-        data["u"] = _normal_coordinates(problem, simulations.theta)
+    device = resolve_device(settings.device)
 
-    members, histories = [], []
-    bar = tqdm(range(settings.n_members), desc="train", unit="member",
-               disable=not progress)
     threads = torch.get_num_threads()
+    bar = tqdm(total=settings.max_epochs, desc="train", unit="epoch",
+               disable=not progress)
     try:
         if settings.threads is not None:
             torch.set_num_threads(settings.threads)
-        for member_seed in seed_members.spawn(settings.n_members):
-            rng = np.random.default_rng(member_seed)
-            split = _split(len(simulations), settings.validation_fraction, rng)
-            with torch.random.fork_rng():
-                torch.manual_seed(_seed_int(member_seed))
-                member, history = _fit_member(problem, data, split, settings, rng, bar)
-            members.append(member)
-            histories.append(history)
-            bar.update(1)
+        members, histories = _train_ensemble(problem, rows, lengths, settings,
+                                             seed_members, device, bar)
     finally:
         torch.set_num_threads(threads)
         bar.close()
     return RatioEstimator(members=members, settings=settings,
-                          problem_info=problem_info(problem, data["x_A"].shape[1],
-                                                       data["x_B"].shape[1]),
-                          history=histories,
-                          seed=seed, n_simulations=len(simulations))
+                          problem_info=problem_info(problem, *lengths),
+                          history=histories, seed=seed, n_simulations=rows.n)
 
 
-def _fit_member(problem: Problem, data: dict[str, np.ndarray], split, settings, rng, bar):
-    length_A, length_B = data["x_A"].shape[1], data["x_B"].shape[1]
+# In-memory copies of a store above this size are avoided by streaming.
+_STREAM_ABOVE_BYTES = 512 * 2**20
+
+
+def _training_rows(problem: Problem, simulations: Any, settings: TrainingSettings
+                   ) -> tuple[_Rows, tuple[int, int]]:
+    """The source of training rows, and the data lengths of A and B."""
+    posterior = settings.method == "posterior"
+    if posterior and not problem.shared:
+        raise ValueError("the experiments share no parameter, so R = 1 exactly")
+    if not isinstance(simulations, Simulations) and hasattr(simulations, "chunk_bounds"):
+        lengths = (simulations.length_A, simulations.length_B)
+        n_bytes = 8 * len(simulations) * (sum(lengths) + len(problem.names))
+        if n_bytes > _STREAM_ABOVE_BYTES:
+            to_normal = (lambda theta: _normal_coordinates(problem, theta)) \
+                if posterior else None
+            return StoreRows(simulations, to_normal), lengths
+        simulations = simulations.load()
+    if not isinstance(simulations, Simulations):
+        raise TypeError(f"simulations must be accord Simulations or a SimulationStore; "
+                        f"got {type(simulations).__name__}")
+    data = {"x_A": simulations.x_A, "x_B": simulations.x_B}
+    if posterior:
+        data["u"] = _normal_coordinates(problem, simulations.theta)
+    return MemoryRows(data), (simulations.x_A.shape[1], simulations.x_B.shape[1])
+
+
+def _train_ensemble(problem: Problem, rows: _Rows, lengths: tuple[int, int],
+                    settings: TrainingSettings, seed_members: np.random.SeedSequence,
+                    device: torch.device, bar: Any) -> tuple[list[nn.Module], list[dict]]:
+    """Build every member with its own seed and split, then train them together."""
+    member_seeds = seed_members.spawn(settings.n_members)
+    shared_rng = np.random.default_rng(seed_members.spawn(1)[0])
+    rngs = [np.random.default_rng(s) for s in member_seeds]
+
+    # splits: each member holds out its own validation rows
+    is_validation = np.zeros((settings.n_members, rows.n), dtype=bool)
+    held_out = []
+    for m, rng in enumerate(rngs):
+        _, val_idx = _split(rows.n, settings.validation_fraction, rng)
+        held_out.append(np.sort(val_idx[:_training.MAX_VALIDATION]))
+        is_validation[m, val_idx] = True
+    if isinstance(rows, MemoryRows):
+        validation = Validation(rows.data, np.stack(held_out))
+    else:
+        union = np.unique(np.concatenate(held_out))
+        validation = Validation(rows.gather(union),
+                                np.stack([np.searchsorted(union, i) for i in held_out]))
+    init = _initialisation_rows(rows, is_validation, shared_rng)
+
+    # members: initial weights from each member's own seed
+    members = []
+    for m, member_seed in enumerate(member_seeds):
+        with torch.random.fork_rng():
+            torch.manual_seed(_seed_int(member_seed))
+            member = _build_member(problem, lengths, settings)
+        _fit_normalisation(member, init(m))
+        members.append(member)
+
     if settings.method == "posterior":
-        pair = PosteriorPairNet(length_A, length_B, len(problem.shared),
+        stacks = [Stack([PosteriorLoss(member.post_A, "x_A") for member in members],
+                        settings, device),
+                  Stack([PosteriorLoss(member.post_B, "x_B") for member in members],
+                        settings, device)]
+        hooks: tuple[Any, Any] = (None, None)
+    else:
+        stacks = [Stack([ClassifierLoss(member, _classifier_loss) for member in members],
+                        settings, device)]
+        hooks = _negative_pairings(settings, np.random.default_rng(seed_members.spawn(1)[0]))
+    train_stacks(stacks, rows, is_validation, validation, rngs, shared_rng, *hooks,
+                 bar=bar)
+    for stack in stacks:
+        stack.finish()
+
+    labels = ("A", "B") if settings.method == "posterior" else ("AB",)
+    histories = [{label: stack.histories[m].as_dict() for label, stack in zip(labels, stacks)}
+                 for m in range(settings.n_members)]
+    return members, histories
+
+
+def _initialisation_rows(rows: _Rows, is_validation: np.ndarray,
+                         rng: np.random.Generator) -> Callable[[int], dict[str, np.ndarray]]:
+    """Each member's training rows for fitting its normalisation and linear start.
+
+    In memory these are all of its training rows; from a store, those among a
+    shared random subset of the rows, so that a larger-than-memory store is
+    read once.
+    """
+    if isinstance(rows, MemoryRows):
+        return lambda m: rows.gather(np.flatnonzero(~is_validation[m]))
+    subset = np.sort(rng.choice(rows.n, size=min(rows.n, _training.INIT_ROWS),
+                                replace=False))
+    arrays = rows.gather(subset)
+    return lambda m: {key: value[~is_validation[m, subset]]
+                      for key, value in arrays.items()}
+
+
+def _build_member(problem: Problem, lengths: tuple[int, int],
+                  settings: TrainingSettings) -> nn.Module:
+    length_A, length_B = lengths
+    if settings.method == "posterior":
+        return PosteriorPairNet(length_A, length_B, len(problem.shared),
                                 hidden=settings.hidden, n_blocks=settings.n_blocks,
                                 activation=settings.activation,
                                 n_components=settings.n_components)
-        return pair, _train_posterior(pair, data, split, settings, rng, bar)
-    classifier = ClassifierNet(length_A, length_B, hidden=settings.hidden,
-                               n_blocks=settings.n_blocks, activation=settings.activation,
-                               compress=settings.compress)
-    return classifier, _train_classifier(classifier, data, split, settings, rng, bar)
+    return ClassifierNet(length_A, length_B, hidden=settings.hidden,
+                         n_blocks=settings.n_blocks, activation=settings.activation,
+                         compress=settings.compress)
+
+
+def _fit_normalisation(member: nn.Module, data: dict[str, np.ndarray]) -> None:
+    """Fit the stored input normalisation (and a posterior's linear start)."""
+    if isinstance(member, PosteriorPairNet):
+        for label, net in (("A", member.post_A), ("B", member.post_B)):
+            net.norm.fit(data[f"x_{label}"], f"x_{label}")
+            net.initialise(data[f"x_{label}"], data["u"])
+    else:
+        member.norm_A.fit(data["x_A"], "x_A")
+        member.norm_B.fit(data["x_B"], "x_B")
+
+
+def _negative_pairings(settings: TrainingSettings, rng: np.random.Generator
+                       ) -> tuple[Any, Any]:
+    """Hooks that give the classifier fresh shuffled pairs every batch, and fixed
+    ones for validation so that successive epochs are comparable."""
+    fixed: dict[int, np.ndarray] = {}
+
+    def before_step(stacks: list[Stack], rng: np.random.Generator, batch: int) -> None:
+        for stack in stacks:
+            stack.base.shifts = _derangement_shifts(batch, settings.n_negatives, rng)
+
+    def before_validation(stacks: list[Stack], piece: int) -> None:
+        if piece not in fixed:
+            fixed[piece] = _derangement_shifts(piece, settings.n_negatives, rng)
+        for stack in stacks:
+            stack.base.shifts = fixed[piece]
+
+    return before_step, before_validation
