@@ -21,11 +21,11 @@ TINY = {
     "observed": {"n_live": 60, "n_eff": 200, "n_networks": 1},
 }
 
-OUTPUTS = ["run.json", "simulations.npz", "estimator", "evidence.json", "result.json",
+OUTPUTS = ["run.json", "simulations", "estimator", "evidence.json", "result.json",
            "summary.txt", "report.md", "concordance.png", "cdf.png", "training.png",
            "posteriors.png", "distances.png", "nested_sampling"]
 
-STAGE_FILES = ["simulations.npz", "estimator/weights.safetensors", "evidence.json",
+STAGE_FILES = ["simulations/chunk-000000.h5", "estimator/weights.safetensors", "evidence.json",
                "nested_sampling/posterior_AB.npz"]
 
 

@@ -18,10 +18,12 @@ from .evidence import (
 )
 from .estimator import RatioEstimator, TrainingSettings, load, train
 from .exceptions import AccordError, AccordWarning, FormatError, NonFiniteSimulationError
+from .executors import executor_from_spec
 from .pipeline import RunResult, run
 from .problem import Problem
-from .simulation import Simulations, simulate
+from .simulation import SimulationFailedError, Simulations, simulate
 from .stats import TensionStatistics, tension_from_p, tension_from_sample
+from .store import SimulationStore, StoreMismatchError, simulate_to_store
 
 __all__ = [
     "__version__",
@@ -37,6 +39,9 @@ __all__ = [
     "Problem",
     "Simulations",
     "simulate",
+    "simulate_to_store",
+    "SimulationStore",
+    "executor_from_spec",
     "TrainingSettings",
     "RatioEstimator",
     "train",
@@ -52,4 +57,6 @@ __all__ = [
     "AccordWarning",
     "FormatError",
     "NonFiniteSimulationError",
+    "SimulationFailedError",
+    "StoreMismatchError",
 ]

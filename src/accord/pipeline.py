@@ -16,6 +16,7 @@ import math
 import shutil
 import time
 import warnings
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,14 @@ from .estimator import RatioEstimator, TrainingSettings, load, train
 from .evidence import EvidenceResult, NestedSampling, cross_check, run_nested_sampling
 from .exceptions import AccordError, AccordWarning
 from .problem import Problem
-from .simulation import Simulations, simulate
+from .store import SimulationStore, simulate_to_store
 
 __all__ = ["NestedSampling", "PosteriorSamples", "RunResult", "run"]
 
 logger = logging.getLogger(__name__)
 
 _MANIFEST = "run.json"
-_SIMULATIONS = "simulations.npz"
+_SIMULATIONS = "simulations"
 _ESTIMATOR = "estimator"
 _EVIDENCE = "evidence.json"
 _SAMPLING_DIR = "nested_sampling"
@@ -117,11 +118,6 @@ class RunResult:
     problem: str = ""
 
 
-def _load_simulations(path: Path) -> Simulations:
-    with np.load(path, allow_pickle=False) as data:
-        return Simulations(data["theta"], data["x_A"], data["x_B"])
-
-
 def run(
     problem: Problem,
     output: str | Path,
@@ -138,6 +134,7 @@ def run(
     exact_log_r: np.ndarray | None = None,
     evidence: EvidenceResult | NestedSampling | None = None,
     report: bool = False,
+    executor: Executor | str = "auto",
 ) -> RunResult:
     """Simulate, train and calibrate, writing every stage to ``output``.
 
@@ -145,7 +142,8 @@ def run(
     ----------
     problem : Problem
     output : path
-        Directory for ``simulations.npz``, ``estimator/``, ``result.json``,
+        Directory for ``simulations/`` (a resumable
+        :class:`~accord.store.SimulationStore`), ``estimator/``, ``result.json``,
         ``summary.txt`` and the figures.
     n_simulations, n_calibration : int
         Training simulations and fresh concordant pairs for calibration.
@@ -172,6 +170,11 @@ def run(
         with ``log_r_obs``.
     report : bool
         Also write ``report.md``.
+    executor : concurrent.futures.Executor or str
+        Where the simulations run: an executor, or a specification such as
+        ``"processes:8"``, ``"dask://HOST:PORT"`` or ``"mpi"`` (see
+        :func:`accord.executors.executor_from_spec`). The numbers do not
+        depend on it.
 
     Returns
     -------
@@ -216,26 +219,21 @@ def run(
         for stale in (output / _SIMULATIONS, output / _ESTIMATOR):
             if stale.exists():
                 logger.info("settings changed; %s will be recomputed", stale)
-        (output / _SIMULATIONS).unlink(missing_ok=True)
+        shutil.rmtree(output / _SIMULATIONS, ignore_errors=True)
+        (output / "simulations.npz").unlink(missing_ok=True)
         previous.write_text(json.dumps(manifest, indent=1))
     timings: dict[str, float] = {}
     reused: list[str] = []
 
-    # Stage 1: training simulations.
+    # Stage 1: training simulations, resumed chunk by chunk after a crash.
     start = time.perf_counter()
     sims_path = output / _SIMULATIONS
-    if reuse and sims_path.is_file():
-        simulations = _load_simulations(sims_path)
+    root = np.random.SeedSequence(seed).spawn(2)[0]
+    if sims_path.is_dir() and SimulationStore.open(sims_path).complete:
         reused.append("simulate")
-        logger.info("reusing %d simulations from %s", len(simulations), sims_path)
-    else:
-        root = np.random.SeedSequence(seed).spawn(2)[0]
-        simulations = simulate(problem, n_simulations, seed=root, progress=progress,
-                               failure_dir=output)
-        partial = sims_path.with_suffix(".partial.npz")
-        np.savez(partial, theta=simulations.theta, x_A=simulations.x_A,
-                 x_B=simulations.x_B)
-        partial.replace(sims_path)
+        logger.info("reusing the simulations in %s", sims_path)
+    simulations = simulate_to_store(problem, n_simulations, sims_path, seed=root,
+                                    executor=executor, progress=progress)
     timings["simulate"] = time.perf_counter() - start
 
     # Stage 2: the ensemble.
