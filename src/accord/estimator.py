@@ -27,6 +27,7 @@ from ._version import __version__
 from .exceptions import AccordWarning, FormatError
 from .problem import Problem
 from .simulation import Simulations, simulate
+from .store import SimulationStore
 
 __all__ = ["RatioEstimator", "TrainingSettings", "train", "load"]
 
@@ -552,7 +553,7 @@ def _training_rows(problem: Problem, simulations: Any, settings: TrainingSetting
     posterior = settings.method == "posterior"
     if posterior and not problem.shared:
         raise ValueError("the experiments share no parameter, so R = 1 exactly")
-    if not isinstance(simulations, Simulations) and hasattr(simulations, "chunk_bounds"):
+    if isinstance(simulations, SimulationStore):
         lengths = (simulations.length_A, simulations.length_B)
         n_bytes = 8 * len(simulations) * (sum(lengths) + len(problem.names))
         if n_bytes > _STREAM_ABOVE_BYTES:
