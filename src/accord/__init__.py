@@ -17,13 +17,20 @@ from .evidence import (
     run_nested_sampling,
 )
 from .estimator import RatioEstimator, TrainingSettings, load, train
-from .exceptions import AccordError, AccordWarning, FormatError, NonFiniteSimulationError
+from .exceptions import (
+    AccordError,
+    AccordWarning,
+    FormatError,
+    NonFiniteSimulationError,
+    SimulationFailedError,
+    StoreMismatchError,
+)
 from .executors import executor_from_spec
 from .pipeline import RunResult, run
 from .problem import Problem
-from .simulation import SimulationFailedError, Simulations, simulate
+from .simulation import Simulations, simulate
 from .stats import TensionStatistics, tension_from_p, tension_from_sample
-from .store import SimulationStore, StoreMismatchError, simulate_to_store
+from .store import SimulationStore, simulate_to_store
 
 __all__ = [
     "__version__",

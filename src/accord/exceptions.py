@@ -7,6 +7,8 @@ __all__ = [
     "AccordWarning",
     "FormatError",
     "NonFiniteSimulationError",
+    "SimulationFailedError",
+    "StoreMismatchError",
 ]
 
 
@@ -29,6 +31,35 @@ class NonFiniteSimulationError(AccordError):
         super().__init__(message)
         self.n_failed = n_failed
         self.path = path
+
+
+class SimulationFailedError(AccordError):
+    """A chunk of simulations failed.
+
+    Either the simulator (or the prior) raised, which is not retried, or the
+    worker running the chunk was lost more often than ``retries`` allows. The
+    original exception is chained as ``__cause__``.
+
+    Attributes
+    ----------
+    chunk : int
+        Index of the chunk.
+    rows : tuple of int
+        Its rows, ``(start, stop)``, in the order of :func:`simulate`.
+    attempts : int
+        How many times the chunk was submitted.
+    """
+
+    def __init__(self, message: str, *, chunk: int, rows: tuple[int, int],
+                 attempts: int) -> None:
+        super().__init__(message)
+        self.chunk = chunk
+        self.rows = rows
+        self.attempts = attempts
+
+
+class StoreMismatchError(AccordError, ValueError):
+    """A simulation store holds simulations of another problem or setup."""
 
 
 class FormatError(AccordError):

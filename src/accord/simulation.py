@@ -27,10 +27,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._validation import check_seed
-from .exceptions import AccordError, AccordWarning, NonFiniteSimulationError
+from .exceptions import (AccordWarning, NonFiniteSimulationError,
+                         SimulationFailedError)
 from .problem import Problem, check_simulation
 
-__all__ = ["Simulations", "simulate", "SimulationFailedError", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["Simulations", "simulate", "DEFAULT_CHUNK_SIZE"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,31 +62,6 @@ class Simulations:
 
     def subset(self, index: np.ndarray | slice) -> Simulations:
         return Simulations(self.theta[index], self.x_A[index], self.x_B[index])
-
-
-class SimulationFailedError(AccordError):
-    """A chunk of simulations failed.
-
-    Either the simulator (or the prior) raised, which is not retried, or the
-    worker running the chunk was lost more often than ``retries`` allows. The
-    original exception is chained as ``__cause__``.
-
-    Attributes
-    ----------
-    chunk : int
-        Index of the chunk.
-    rows : tuple of int
-        Its rows, ``(start, stop)``, in the order of :func:`simulate`.
-    attempts : int
-        How many times the chunk was submitted.
-    """
-
-    def __init__(self, message: str, *, chunk: int, rows: tuple[int, int],
-                 attempts: int) -> None:
-        super().__init__(message)
-        self.chunk = chunk
-        self.rows = rows
-        self.attempts = attempts
 
 
 # Chunks and their seeds.

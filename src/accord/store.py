@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from ._validation import check_seed
 from ._version import __version__
-from .exceptions import AccordError, AccordWarning, FormatError
+from .exceptions import AccordWarning, FormatError, StoreMismatchError
 from .executors import _parse
 from .problem import Problem
 from .simulation import (
@@ -48,7 +48,7 @@ from .simulation import (
     _run_chunks,
 )
 
-__all__ = ["SimulationStore", "StoreMismatchError", "simulate_to_store"]
+__all__ = ["SimulationStore", "simulate_to_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,6 @@ _CHUNK = re.compile(r"chunk-(\d+)\.h5")
 _FAILED = "failed_simulations.csv"
 
 
-class StoreMismatchError(AccordError, ValueError):
-    """A simulation store holds simulations of another problem or setup."""
 
 
 @dataclass(frozen=True)
