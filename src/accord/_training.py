@@ -140,7 +140,7 @@ class StoreRows(_Rows):
 class PosteriorLoss(nn.Module):
     """Negative mean log posterior density of ``u (B, d)`` given ``x (B, L)``."""
 
-    def __init__(self, net: nn.Module, key: str) -> None:
+    def __init__(self, net: Any, key: str) -> None:
         super().__init__()
         self.net = net
         self.inputs = ("u", key)
@@ -153,7 +153,7 @@ class PosteriorLoss(nn.Module):
 class ClassifierLoss(nn.Module):
     """Weighted cross-entropy of matched against shifted pairs (see estimator)."""
 
-    def __init__(self, net: nn.Module, loss: Callable[..., torch.Tensor]) -> None:
+    def __init__(self, net: Any, loss: Callable[..., torch.Tensor]) -> None:
         super().__init__()
         self.net = net
         self.loss = loss
@@ -184,11 +184,11 @@ class Stack:
     validation loss, and a stopped member must not move at all.
     """
 
-    def __init__(self, losses: list[nn.Module], settings: Any,
+    def __init__(self, losses: list[Any], settings: Any,
                  device: torch.device) -> None:
         self.losses = losses
-        self.inputs = losses[0].inputs
-        self.dtype = losses[0].dtype
+        self.inputs: tuple[str, ...] = losses[0].inputs
+        self.dtype: torch.dtype = losses[0].dtype
         self.settings = settings
         self.device = device
         self.n = len(losses)
@@ -196,7 +196,7 @@ class Stack:
         self.params = {k: v.detach().to(device).requires_grad_(True)
                        for k, v in params.items()}
         self.buffers = {k: v.to(device) for k, v in buffers.items()}
-        self.base = copy.deepcopy(losses[0]).to("meta")
+        self.base: Any = copy.deepcopy(losses[0]).to("meta")
         self.moments = {k: (torch.zeros_like(v), torch.zeros_like(v))
                         for k, v in self.params.items()}
         self.n_steps = 0
@@ -264,7 +264,7 @@ class Stack:
                 improved[m] = True
             elif epoch - history.best_epoch >= settings.patience:
                 self.active[m] = False
-            self._plateau(m, validation[m])
+            self._plateau(int(m), float(validation[m]))
         if improved.any():
             index = torch.as_tensor(np.flatnonzero(improved), device=self.device)
             with torch.no_grad():

@@ -6,9 +6,10 @@ import json
 import logging
 import math
 import warnings
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -178,6 +179,7 @@ def calibrate(
     seed: int | None = None,
     progress: bool = False,
     log_r_obs_source: str = "given",
+    executor: Executor | Literal["serial", "auto"] = "auto",
 ) -> CalibrationResult:
     """Calibrate an observed log R against the concordance distribution.
 
@@ -200,6 +202,8 @@ def calibrate(
         seed.
     progress : bool
         Show a progress bar while simulating.
+    executor : concurrent.futures.Executor, "serial" or "auto"
+        Where the calibration simulations run (see :func:`accord.simulate`).
     log_r_obs_source : str
         A label of where ``log_r_obs`` came from, carried into every output.
 
@@ -266,7 +270,8 @@ def calibrate(
     # Concordance sample from fresh simulations.
     root = np.random.SeedSequence(estimator.seed if seed is None else check_seed(seed),
                                   spawn_key=(_CALIBRATION_KEY,))
-    sims = simulate(problem, n_calibration, seed=root, progress=progress)
+    sims = simulate(problem, n_calibration, seed=root, progress=progress,
+                    executor=executor)
     log_r_members = estimator.log_ratio(sims.x_A, sims.x_B, members=True)
     log_r = log_r_members.mean(axis=0)
 

@@ -10,7 +10,7 @@ import platform
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, cast
 
 import numpy as np
 import torch
@@ -462,7 +462,7 @@ def train(
     *,
     seed: int | None = None,
     settings: TrainingSettings | None = None,
-    simulations: Simulations | None = None,
+    simulations: Simulations | SimulationStore | None = None,
     progress: bool = False,
     **options: Any,
 ) -> RatioEstimator:
@@ -554,7 +554,11 @@ def _training_rows(problem: Problem, simulations: Any, settings: TrainingSetting
     if posterior and not problem.shared:
         raise ValueError("the experiments share no parameter, so R = 1 exactly")
     if isinstance(simulations, SimulationStore):
-        lengths = (simulations.length_A, simulations.length_B)
+        if not simulations.complete or not len(simulations):
+            raise ValueError(f"the simulation store {simulations.path} is not complete "
+                             f"({len(simulations)} of {simulations.n} rows); finish it "
+                             f"with accord.simulate_to_store before training")
+        lengths = (int(simulations.length_A or 0), int(simulations.length_B or 0))
         n_bytes = 8 * len(simulations) * (sum(lengths) + len(problem.names))
         if n_bytes > _STREAM_ABOVE_BYTES:
             to_normal = (lambda theta: _normal_coordinates(problem, theta)) \
@@ -594,7 +598,7 @@ def _train_ensemble(problem: Problem, rows: _Rows, lengths: tuple[int, int],
     init = _initialisation_rows(rows, is_validation, shared_rng)
 
     # members: initial weights from each member's own seed
-    members = []
+    members: list[Any] = []
     for m, member_seed in enumerate(member_seeds):
         with torch.random.fork_rng():
             torch.manual_seed(_seed_int(member_seed))
@@ -643,17 +647,19 @@ def _initialisation_rows(rows: _Rows, is_validation: np.ndarray,
 def _build_member(problem: Problem, lengths: tuple[int, int],
                   settings: TrainingSettings) -> nn.Module:
     length_A, length_B = lengths
+    # Set by TrainingSettings.__post_init__ when left as None.
+    hidden, n_blocks = cast(int, settings.hidden), cast(int, settings.n_blocks)
     if settings.method == "posterior":
         return PosteriorPairNet(length_A, length_B, len(problem.shared),
-                                hidden=settings.hidden, n_blocks=settings.n_blocks,
+                                hidden=hidden, n_blocks=n_blocks,
                                 activation=settings.activation,
                                 n_components=settings.n_components)
-    return ClassifierNet(length_A, length_B, hidden=settings.hidden,
-                         n_blocks=settings.n_blocks, activation=settings.activation,
+    return ClassifierNet(length_A, length_B, hidden=hidden,
+                         n_blocks=n_blocks, activation=settings.activation,
                          compress=settings.compress)
 
 
-def _fit_normalisation(member: nn.Module, data: dict[str, np.ndarray]) -> None:
+def _fit_normalisation(member: Any, data: dict[str, np.ndarray]) -> None:
     """Fit the stored input normalisation (and a posterior's linear start)."""
     if isinstance(member, PosteriorPairNet):
         for label, net in (("A", member.post_A), ("B", member.post_B)):

@@ -10,6 +10,7 @@ interrupted run resumes and a failure mid-way loses nothing already computed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ import warnings
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy import stats
@@ -29,6 +30,7 @@ from .calibration import CalibrationResult, calibrate
 from .estimator import RatioEstimator, TrainingSettings, load, train
 from .evidence import EvidenceResult, NestedSampling, cross_check, run_nested_sampling
 from .exceptions import AccordError, AccordWarning
+from .executors import executor_from_spec
 from .problem import Problem
 from .store import SimulationStore, simulate_to_store
 
@@ -222,6 +224,31 @@ def run(
         shutil.rmtree(output / _SIMULATIONS, ignore_errors=True)
         (output / "simulations.npz").unlink(missing_ok=True)
         previous.write_text(json.dumps(manifest, indent=1))
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(executor, str) and executor not in ("serial", "auto"):
+            executor = stack.enter_context(executor_from_spec(executor))
+        if executor not in ("serial", "auto") and not isinstance(executor, Executor):
+            raise TypeError(f"executor must be a concurrent.futures.Executor or a "
+                            f"specification string; got {executor!r}")
+        return _run_stages(problem, output, manifest_reused=reuse,
+                           executor=cast(Executor, executor),
+                           n_simulations=n_simulations, n_calibration=n_calibration,
+                           seed=seed, log_r_obs=log_r_obs, log_r_obs_err=log_r_obs_err,
+                           settings=settings, progress=progress, figures=figures,
+                           extra=extra, exact_log_r=exact_log_r, evidence=evidence,
+                           report=report)
+
+
+def _run_stages(problem: Problem, output: Path, *, manifest_reused: bool,
+                executor: Executor | Literal["serial", "auto"], n_simulations: int, n_calibration: int,
+                seed: int, log_r_obs: float | None, log_r_obs_err: float,
+                settings: TrainingSettings, progress: bool, figures: bool,
+                extra: dict[str, Any] | None, exact_log_r: np.ndarray | None,
+                evidence: EvidenceResult | NestedSampling | None,
+                report: bool) -> RunResult:
+    """The four stages of :func:`run`, after its checks and manifest."""
+    reuse = manifest_reused
     timings: dict[str, float] = {}
     reused: list[str] = []
 
@@ -283,7 +310,8 @@ def run(
                   "chains": "nested-sampling chains"}.get(evidence.source, evidence.source)
     result = calibrate(estimator, problem, log_r_obs=log_r_obs,
                        log_r_obs_err=log_r_obs_err, n_calibration=n_calibration,
-                       seed=seed, progress=progress, log_r_obs_source=source)
+                       seed=seed, progress=progress, log_r_obs_source=source,
+                       executor=executor)
     timings["calibrate"] = time.perf_counter() - start
     run_result = RunResult(
         calibration=result, estimator=estimator, output=output, timings=timings,
