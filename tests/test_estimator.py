@@ -311,3 +311,12 @@ def test_training_streams_a_large_store_a_block_at_a_time(tmp_path, monkeypatch)
     # The least-squares start is exact for this problem; a few epochs on 6000
     # pairs leave errors of a few hundredths.
     assert np.sqrt(np.mean(error**2)) < 0.2
+
+
+def test_an_unavailable_device_is_named():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match="device='cuda'"):
+        train(LinearGaussian.paper(n_data=5).problem(), 100, seed=0, device="cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        train(LinearGaussian.paper(n_data=5).problem(), 100, seed=0, device="tpu")

@@ -514,6 +514,7 @@ def train(
     root = np.random.SeedSequence(check_seed(seed))
     seed_sims, seed_members = root.spawn(2)
 
+    device = resolve_device(settings.device)
     if simulations is None:
         simulations = simulate(problem, n_simulations, seed=seed_sims, progress=progress)
     rows, lengths = _training_rows(problem, simulations, settings)
@@ -525,7 +526,6 @@ def train(
             f"fewer than {_FEW_SIMULATIONS} rarely estimate log R well. Check the "
             f"result against nested sampling or use more simulations.",
             AccordWarning, stacklevel=2)
-    device = resolve_device(settings.device)
 
     threads = torch.get_num_threads()
     bar = tqdm(total=settings.max_epochs, desc="train", unit="epoch",
