@@ -198,6 +198,7 @@ def part_simulations(args) -> dict:
              if n <= args.max_simulations]
     print(f"\nsimulations: 50 + 50 data points, {args.members} members, "
           f"{args.epochs} epochs, from a store")
+    print("(s/epoch: training wall time over the epochs, set-up included)")
     print(f"{'n':>9} {'simulate s':>10} {'s/epoch':>8} {'peak MiB':>9}")
     rows = {}
     for n in sizes:

@@ -34,8 +34,9 @@ _SCHEDULER_THRESHOLD = 1e-4
 # Validation pairs per member are capped so that their copies, held for the
 # whole training, stay small for very large simulation sets.
 MAX_VALIDATION = 50_000
-# Rows of a store read at once while streaming.
+# Rows of a store read at once while streaming, and the memory they may take.
 BLOCK_ROWS = 100_000
+BLOCK_BYTES = 256 * 2**20
 # Training rows used to fit the normalisation and the least-squares start
 # when streaming from a store.
 INIT_ROWS = 100_000
@@ -104,17 +105,33 @@ class StoreRows(_Rows):
         return arrays
 
     def blocks(self, rng):
+        # A block holds BLOCK_ROWS rows, or fewer when rows are long, so that
+        # it stays near BLOCK_BYTES; at least one chunk.
+        row_bytes = 8 * (self.store.length_A + self.store.length_B + len(self.store.names))
+        limit = max(1, min(BLOCK_ROWS, BLOCK_BYTES // row_bytes))
         order = rng.permutation(len(self.bounds))
         group: list[tuple[int, int]] = []
         for position, index in enumerate(order):
             group.append(self.bounds[index])
             n_rows = sum(stop - start for start, stop in group)
-            if n_rows >= BLOCK_ROWS or position == len(order) - 1:
-                parts = [self._arrays(start, stop) for start, stop in group]
-                rows = np.concatenate([np.arange(start, stop) for start, stop in group])
-                yield rows, {key: np.concatenate([p[key] for p in parts])
-                             for key in parts[0]}
+            if n_rows >= limit or position == len(order) - 1:
+                yield self._block(group, n_rows)
                 group = []
+
+    def _block(self, group: list[tuple[int, int]], n_rows: int
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The rows of several chunks, filled into one set of arrays."""
+        arrays: dict[str, np.ndarray] = {}
+        at = 0
+        for start, stop in group:
+            part = self._arrays(start, stop)
+            for key, value in part.items():
+                if key not in arrays:
+                    arrays[key] = np.empty((n_rows,) + value.shape[1:], value.dtype)
+                arrays[key][at:at + len(value)] = value
+            at += stop - start
+        rows = np.concatenate([np.arange(start, stop) for start, stop in group])
+        return rows, arrays
 
     def gather(self, rows):
         order = np.argsort(rows, kind="stable")
