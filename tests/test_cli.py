@@ -156,3 +156,114 @@ def test_evidence_errors_name_what_is_missing(capsys):
     assert "missing ['logZ_B', 'logZ_AB']" in capsys.readouterr().err
     assert main(["evidence", "chains", "no/A", "no/B", "no/AB"]) == 1
     assert "no/A" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# accord run 21cm / bump, on tiny budgets
+
+TINY = ["--n-simulations", "300", "--n-calibration", "200", "--members", "2",
+        "--quiet"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(path):
+    data = path.read_bytes()
+    return len(data) > 1000 and data.startswith(PNG)
+
+
+@pytest.fixture(scope="module")
+def cm21_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("cm21")
+    code = main(["run", "21cm", "--amplitude-B", "0.25", "--output", str(output),
+                 "--n-live", "30", "--n-eff", "60", *TINY])
+    return code, output
+
+
+def test_run_21cm_writes_report_result_and_figures(cm21_run):
+    code, output = cm21_run
+    assert code == 0
+    for name in ("spectra.png", "concordance.png", "cdf.png", "training.png"):
+        assert _png(output / name), name
+    for name in ("report.md", "summary.txt", "B0.25/result.json", "B0.25/summary.txt"):
+        assert (output / name).stat().st_size > 0, name
+    result = json.loads((output / "result.json").read_text())
+    (case,) = result["cases"]
+    assert case["observed"] == "polychord"
+    assert set(case["calibrations"]) == {"polychord", "nautilus", "network"}
+    # the shipped PolyChord runs give the published log R for B = 0.25 K
+    assert case["evidences"]["polychord"]["logR"] == pytest.approx(-13.4, abs=3 * 0.6)
+    assert case["paper"]["T"] == 2.99
+
+
+def test_run_21cm_report_shows_both_sources_and_the_network(cm21_run):
+    _, output = cm21_run
+    report = (output / "report.md").read_text()
+    assert "PolyChord (published runs) (main)" in report
+    assert "nested sampling (nautilus)" in report
+    assert "## Network against nested sampling" in report
+    assert "T = 2.99" in report
+    # A network trained on 300 pairs is far from the published log R of
+    # -13.5 +/- 0.6 for this case; the disagreement is flagged, not hidden.
+    case = json.loads((output / "result.json").read_text())["cases"][0]
+    assert case["network_agrees_with"]["polychord"] is False
+    assert "**Warning: the network's own log R disagrees" in report
+    assert "WARNING: the network's own log R disagrees" in \
+        (output / "summary.txt").read_text()
+
+
+def test_run_21cm_all_shares_the_simulations_and_the_ensemble(tmp_path, capsys):
+    code = main(["run", "21cm", "--output", str(tmp_path), "--observed", "network",
+                 *TINY])
+    assert code == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [c["label"] for c in result["cases"]] == ["B = 0.15 K", "B = 0.2 K",
+                                                     "B = 0.25 K"]
+    # one ensemble, trained for the first case and reused by the other two
+    assert {"simulate", "train"} <= set(result["reused_stages"])
+    assert not (tmp_path / "B0.2" / "estimator").exists()
+    for case in result["cases"]:
+        assert set(case["calibrations"]) == {"polychord", "network"}
+        assert case["calibrations"]["network"]["log_r_obs_source"] == "network"
+    table = capsys.readouterr().out.split("\n\n")[1]
+    assert table.count("PolyChord (published runs)") == 3
+    assert table.count("network (main)") == 3
+
+
+def test_run_bump_network_only(tmp_path, capsys):
+    code = main(["run", "bump", "--output", str(tmp_path), "--observed", "network",
+                 *TINY])
+    assert code == 0
+    for name in ("spectra.png", "concordance.png", "cdf.png", "training.png"):
+        assert _png(tmp_path / name), name
+    report = (tmp_path / "report.md").read_text()
+    assert "C = 2.56 (+0.31/-0.29)" in report
+    assert "No nested sampling was run" in report
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["example"] == "bump"
+    assert "C = 2.56" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "21cm", "--amplitude-B", "0.3"], "argument --amplitude-B: invalid choice"),
+    (["run", "21cm", "--observed", "guess"], "argument --observed: invalid choice"),
+    (["run", "bump", "--amplitude-B", "0.2"],
+     "--amplitude-B applies to the 21cm example only, not to bump"),
+    (["run", "bump", "--observed", "polychord"],
+     "--observed polychord applies to the 21cm example only"),
+    (["run", "linear", "--observed", "network"],
+     "--observed applies to the 21cm and bump examples only, not to linear"),
+    (["run", "bao", "--n-eff", "100"], "--n-eff applies to the 21cm and bump examples"),
+    (["run", "21cm", "--log-r-obs", "3"],
+     "--log-r-obs and --log-r-obs-err do not apply"),
+    (["run", "21cm", "--config", "x.toml"], "--config applies to the bao example only"),
+    (["run", "bump", "--sigma", "2"], "--sigma and --problem-seed apply to the linear"),
+    (["run", "21cm", "--seed", "-1"], "--seed must be >= 0"),
+    (["run", "21cm", "--n-live", "5"], "--n-live must be >= 10"),
+    (["run", "bump", "--members", "0"], "--members must be >= 1"),
+    (["run", "bump", "--n-eff", "0"], "--n-eff must be >= 1"),
+    (["run", "bump", "--n-simulations", "5"], "--n-simulations must be >= 10"),
+    (["run", "21cm", "--print-config"], "--print-config applies to the bao example"),
+])
+def test_example_argument_errors_name_the_option(argv, message, capsys):
+    assert _exit_code(argv) == 1
+    assert message in capsys.readouterr().err

@@ -13,12 +13,26 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from accord.examples import bump, bump_problem, cm21, cm21_problem, load_bump, load_cm21
+import accord
+from accord.examples import (
+    bump,
+    bump_problem,
+    cm21,
+    cm21_problem,
+    job,
+    load_bump,
+    load_cm21,
+)
+from accord.examples.job import PAPER_CM21, polychord_evidence, run_bump, run_cm21
 from accord.examples.plots import (
     plot_bump_spectra,
     plot_cm21_spectra,
+    plot_observed_cdf,
+    plot_observed_concordance,
     plot_shared_posterior,
 )
+from accord.pipeline import PosteriorSamples
+from accord.priors import as_rng
 
 ROOT = Path(__file__).resolve().parent.parent
 POLYCHORD = Path(__file__).resolve().parent / "data" / "polychord" / "21cm"
@@ -224,7 +238,7 @@ class TestBump:
         assert problem.shared == ("mu",)
         assert len(problem.nuisance_A) == len(problem.nuisance_B) == 8
 
-    def test_truth_follows_the_specification(self):
+    def test_truth_follows_the_paper(self):
         truth = bump.TRUTH
         for label, fraction, width in [("A", 0.12, 1.5), ("B", 0.15, 2.0)]:
             a = [truth[f"a{k}_{label}"] for k in (1, 2, 3)]
@@ -288,7 +302,7 @@ class TestBump:
 
     def test_data_script_check(self):
         script = ROOT / "benchmarks" / "make_bump_data.py"
-        done = subprocess.run([sys.executable, str(script), "--check"],
+        done = subprocess.run([sys.executable, str(script), "--check"], check=False,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -323,3 +337,128 @@ class TestPlots:
         with pytest.raises(ValueError, match=r"samples\['A'\]"):
             plot_shared_posterior({"A": (np.ones(3), np.ones(4))})
         plt.close("all")
+
+
+def test_observed_log_r_marked_on_concordance_and_cdf():
+    import matplotlib.pyplot as plt
+
+    log_r = np.random.default_rng(0).normal(2.0, 1.0, 500)
+    marks = [("PolyChord", -4.9), ("network", 1.7, {"ls": "--"})]
+    ax = plot_observed_concordance(log_r, marks)
+    assert [line.get_label() for line in ax.lines] == ["PolyChord: -4.90",
+                                                       "network: 1.70"]
+    # an observation far outside the sample widens the axis to show it
+    assert ax.get_xlim()[0] < -4.9
+    ax = plot_observed_cdf(log_r, marks)
+    assert ax.lines[1].get_label() == "PolyChord: P = 0"
+    with pytest.raises(TypeError, match="observed must hold"):
+        plot_observed_cdf(log_r, [3.0])
+    with pytest.raises(ValueError, match="log R of 'x' must be finite"):
+        plot_observed_concordance(log_r, [("x", np.nan)])
+    plt.close("all")
+
+
+def test_spectra_find_the_shipped_amplitude_under_any_name():
+    import matplotlib.pyplot as plt
+
+    ax = plot_cm21_spectra(cm21_problem(0.15, name="21cm"))
+    assert "B: truth, A = 0.15 K" in [line.get_label() for line in ax.lines]
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------
+# The jobs behind `accord run 21cm` and `accord run bump`
+
+
+class TestJobs:
+    def test_packaged_polychord_runs_are_the_test_fixtures(self):
+        package = resources.files("accord") / "data" / "cm21" / "polychord"
+        folders = sorted(p.name for p in POLYCHORD.iterdir())
+        assert len(folders) == 7
+        for folder in folders:
+            for path in (POLYCHORD / folder).iterdir():
+                assert (package / folder / path.name).read_bytes() == path.read_bytes()
+
+    @pytest.mark.parametrize("amplitude", cm21.AMPLITUDES_B)
+    def test_polychord_evidence_gives_the_published_log_r(self, amplitude):
+        evidence = polychord_evidence(amplitude, seed=0)
+        paper = PAPER_CM21[amplitude]
+        assert evidence.source == "chains"
+        # the paper quotes one decimal; the mean over 1000 simulated prior
+        # volumes is uncertain by 0.6 / sqrt(1000) = 0.02
+        assert evidence.logR == pytest.approx(paper["logR"], abs=0.1)
+        assert evidence.logR_err == pytest.approx(paper["logR_err"], abs=0.05)
+
+    def test_the_three_cases_share_one_model(self):
+        # accord.run reuses simulations and networks of a problem with the same
+        # name and fingerprint; the observation is in neither
+        problems = [cm21_problem(a, name="21cm") for a in cm21.AMPLITUDES_B]
+        assert {p.name for p in problems} == {"21cm"}
+        assert problems[0].fingerprint() == problems[2].fingerprint()
+        assert not np.array_equal(problems[0].x_B_obs, problems[2].x_B_obs)
+        assert cm21_problem(0.15).name == "21cm_B0.15"
+
+    @pytest.mark.parametrize("call, message", [
+        (lambda out: run_cm21("0.3", out), r"amplitude_B must be one of .* or 'all'"),
+        (lambda out: run_cm21([0.2, 0.2], out), "distinct amplitudes"),
+        (lambda out: run_cm21(0.2, out, observed="chains"), "observed must be"),
+        (lambda out: run_cm21(0.2, out, n_simulations=5), "n_simulations must be"),
+        (lambda out: run_bump(out, observed="polychord"),
+         "observed must be 'nautilus'"),
+        (lambda out: run_bump(out, n_calibration=10), "n_calibration must be"),
+    ])
+    def test_bad_arguments_are_named(self, tmp_path, call, message):
+        with pytest.raises(ValueError, match=message):
+            call(tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+
+    def test_bump_posterior_of_the_mass_is_drawn_from_the_runs(self, tmp_path):
+        result = run_bump(tmp_path, n_simulations=300, n_calibration=200,
+                          settings=accord.TrainingSettings(n_members=1, max_epochs=2),
+                          observed="network", figures=False)
+        rng = np.random.default_rng(1)
+        names = ("mu", "amp_A")
+        result.cases[0].run.posteriors = {
+            label: PosteriorSamples(names, rng.normal([125.1, 480.0], 1.0, (200, 2)),
+                                    np.full(200, -np.log(200)), np.zeros(200))
+            for label in ("A", "B", "AB")}
+        written = dict(job._write_figures(result))
+        assert "posterior_mu.png" in written
+        assert (tmp_path / "posterior_mu.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------
+# Count data
+
+
+class _IntegerCollider(bump.Collider):
+    """A collider whose simulator returns integer counts, as users' often do."""
+
+    def simulate(self, theta, rng):
+        return as_rng(rng).poisson(self.expected(theta))
+
+
+@pytest.mark.parametrize("options", [{}, {"method": "classifier", "compress": 8}])
+def test_integer_counts_work_with_the_estimators(options):
+    base = bump_problem()
+    names = base.names
+    colliders = {label: _IntegerCollider(bump.MASSES, [names.index(f"{p}_{label}") for p
+                                         in ("a1", "a2", "a3", "b1", "b2", "b3", "amp",
+                                             "s")] + [names.index("mu")])
+                 for label in ("A", "B")}
+    assert colliders["A"].simulate(base.prior.sample(2, 0), 1).dtype.kind == "i"
+    problem = accord.Problem(
+        base.prior, colliders["A"].simulate, colliders["B"].simulate,
+        params_A=base.params_A, params_B=base.params_B,
+        x_A_obs=base.x_A_obs.astype(np.int64), x_B_obs=base.x_B_obs.astype(np.int64),
+        name="counts")
+    sims = accord.simulate(problem, 400, seed=0)
+    assert sims.x_A.dtype == np.float64
+    np.testing.assert_array_equal(sims.x_A, np.round(sims.x_A))
+
+    estimator = accord.train(problem, seed=0, simulations=sims, n_members=1,
+                             max_epochs=2, **options)
+    counts = estimator.log_ratio(problem.x_A_obs.astype(np.int64),
+                                 problem.x_B_obs.astype(np.int64))
+    floats = estimator.log_ratio(base.x_A_obs, base.x_B_obs)
+    assert np.isfinite(counts) and counts == floats

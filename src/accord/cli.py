@@ -7,8 +7,9 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("accord")
 
-EXAMPLES = ("bao", "linear")
+EXAMPLES = ("bao", "linear", "21cm", "bump")
+SAMPLED_EXAMPLES = ("bao", "linear")
 
 _CONFIG_HELP = """\
 configuration file (bao):
@@ -83,8 +85,11 @@ def _parser() -> argparse.ArgumentParser:
                     "summary.txt, report.md and figures. Without arguments: SDSS "
                     "DR12 LRG (z = 0.38, 0.51) against DESI DR1 (z = 0.71, 0.93, "
                     "1.32) BAO in flat LCDM, log R_obs by nested sampling "
-                    "(nautilus) on the simulations' own prior. A rerun with the "
-                    "same options reuses finished stages.",
+                    "(nautilus) on the simulations' own prior. The paper's other "
+                    "demonstrations: 'linear' (exact answers), '21cm' (two "
+                    "radiometers; docs/cm21.md) and 'bump' (two colliders; "
+                    "docs/bump.md). A rerun with the same options reuses finished "
+                    "stages.",
         epilog=_CONFIG_HELP)
     run.add_argument("example", nargs="?", default="bao", choices=EXAMPLES,
                      help="built-in problem (default: %(default)s)")
@@ -98,11 +103,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="output directory (default: accord-output/EXAMPLE)")
     run.add_argument("--n-simulations", type=int, default=None,
                      help="training simulations (default 50000 for bao, 100000 "
-                          "for linear)")
+                          "for linear, 20000 for 21cm and bump)")
     run.add_argument("--n-calibration", type=int, default=None,
-                     help="fresh concordant pairs for calibration (default 50000)")
+                     help="fresh concordant pairs for calibration (default 50000; "
+                          "20000 for 21cm and bump)")
     run.add_argument("--members", type=int, default=None,
-                     help="networks in the ensemble (default 5)")
+                     help="networks in the ensemble (default 5; 2 for 21cm and "
+                          "bump)")
     run.add_argument("--method", choices=("posterior", "classifier"), default=None,
                      help="estimator of log R (default posterior)")
     run.add_argument("--log-r-obs", type=float, default=None,
@@ -111,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-r-obs-err", type=float, default=None,
                      help="standard error of --log-r-obs")
     run.add_argument("--n-live", type=int, default=None,
-                     help="bao: live points of the nested sampler (default 500)")
+                     help="live points of the nested sampler (default 500 for bao, "
+                          "300 for 21cm, 200 for bump)")
+    run.add_argument("--n-eff", type=int, default=None,
+                     help="21cm, bump: nautilus stops at this effective sample size "
+                          "(default 2000 for 21cm, 1000 for bump)")
     run.add_argument("--no-figures", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     linear = run.add_argument_group("linear example")
@@ -119,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
                         help="prior covariance Sigma = sigma * I (default 1)")
     linear.add_argument("--problem-seed", type=int, default=0,
                         help="seed of the random design matrices (default 0)")
+    cm21 = run.add_argument_group("21cm example")
+    cm21.add_argument("--amplitude-B", choices=("0.15", "0.2", "0.25", "all"),
+                      default=None,
+                      help="B's true amplitude in K, which selects B's observed "
+                           "spectrum; 'all' runs the three cases on one trained "
+                           "ensemble (default all)")
+    examples = run.add_argument_group("21cm and bump examples")
+    examples.add_argument("--observed", choices=("polychord", "nautilus", "network"),
+                          default=None,
+                          help="log R_obs of the main result; the others are "
+                               "reported beside it. 21cm: the published PolyChord "
+                               "runs (default), nautilus here, or the network; "
+                               "bump: nautilus (default) or the network. 'network' "
+                               "skips nautilus")
     _add_evidence_parser(commands)
     return parser
 
@@ -148,7 +173,7 @@ def _add_evidence_parser(commands: Any) -> None:
         "sample", help="nested-sample a built-in example",
         description="Run nested sampling on A, B and AB of a built-in example, "
                     "through the same prior object as its simulations.")
-    sample.add_argument("example", nargs="?", default="bao", choices=EXAMPLES)
+    sample.add_argument("example", nargs="?", default="bao", choices=SAMPLED_EXAMPLES)
     sample.add_argument("--config", type=Path, default=None,
                         help="TOML configuration of the bao example (see accord run "
                              "--help)")
@@ -181,8 +206,8 @@ def _evidence_problem(args: argparse.Namespace) -> Any:
         if args.config is not None:
             raise ValueError("--config applies to the bao example only")
         return LinearGaussian.paper(sigma=1.0, seed=0).problem()
-    from .config import BAOConfig, load_config
     from .bao.job import bao_problem_from_config
+    from .config import BAOConfig, load_config
 
     config = load_config(args.config) if args.config is not None else BAOConfig()
     problem, _ = bao_problem_from_config(config)
@@ -243,6 +268,7 @@ def _run_linear(args: argparse.Namespace) -> int:
         raise ValueError(f"--sigma must be positive; got {args.sigma}")
     if args.config is not None or args.n_live is not None:
         raise ValueError("--config and --n-live apply to the bao example only")
+    _only_for(args, "linear")
     if args.log_r_obs_err is not None and args.log_r_obs is None:
         raise ValueError("--log-r-obs-err needs --log-r-obs")
     model = LinearGaussian.paper(sigma=args.sigma, seed=args.problem_seed)
@@ -316,14 +342,15 @@ def _bao_config(args: argparse.Namespace) -> BAOConfig:
 
 
 def _run_bao(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_CONFIG
     from .bao.job import run_bao
+    from .config import DEFAULT_CONFIG
 
     if args.print_config:
         print(DEFAULT_CONFIG, end="")
         return 0
     if args.sigma != 1.0 or args.problem_seed != 0:
         raise ValueError("--sigma and --problem-seed apply to the linear example only")
+    _only_for(args, "bao")
     config = _bao_config(args)
     output = args.output or Path("accord-output") / "bao"
     start = time.perf_counter()
@@ -334,6 +361,81 @@ def _run_bao(args: argparse.Namespace) -> int:
     written = sorted(p.name for p in result.output.iterdir()
                      if p.suffix in (".json", ".md", ".txt", ".png"))
     print(f"  written to    {result.output}/ ({', '.join(written)})")
+    return 0
+
+
+def _only_for(args: argparse.Namespace, example: str) -> None:
+    """Refuse the options of other examples, naming them."""
+    options = {"--amplitude-B": ("21cm",), "--observed": ("21cm", "bump"),
+               "--n-eff": ("21cm", "bump")}
+    given = [flag for flag, owners in options.items() if example not in owners
+             and getattr(args, flag[2:].replace("-", "_")) is not None]
+    if given:
+        owners = sorted({owner for flag in given for owner in options[flag]})
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ValueError(f"{', '.join(given)} {verb} to the {' and '.join(owners)} "
+                         f"example{'s' if len(owners) > 1 else ''} only, not to "
+                         f"{example}")
+
+
+def _check_minimum(args: argparse.Namespace, minimums: dict[str, int]) -> None:
+    for option, minimum in minimums.items():
+        value = getattr(args, option)
+        if value is not None and value < minimum:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} must be >= {minimum}; got {value}")
+
+
+def _run_example(args: argparse.Namespace) -> int:
+    """``accord run 21cm`` and ``accord run bump``: the paper's demonstrations."""
+    from dataclasses import replace
+
+    from .estimator import TrainingSettings
+    from .examples import job
+
+    example = args.example
+    if args.config is not None:
+        raise ValueError(f"--config applies to the bao example only, not to {example}")
+    if args.log_r_obs is not None or args.log_r_obs_err is not None:
+        raise ValueError(f"--log-r-obs and --log-r-obs-err do not apply to {example}; "
+                         f"its log R_obs comes from nested sampling"
+                         + (" (choose the source with --observed)"
+                            if example == "21cm" else ""))
+    if args.sigma != 1.0 or args.problem_seed != 0:
+        raise ValueError("--sigma and --problem-seed apply to the linear example only")
+    _only_for(args, example)
+    _check_minimum(args, {"seed": 0, "n_simulations": 10, "n_calibration": 100,
+                          "members": 1, "n_live": 10, "n_eff": 1})
+
+    defaults = job.CM21_SAMPLING if example == "21cm" else job.BUMP_SAMPLING
+    sampling = replace(defaults, n_live=_given(args.n_live, defaults.n_live),
+                       n_eff=_given(args.n_eff, defaults.n_eff))
+    options: dict[str, Any] = {
+        "settings": TrainingSettings(method=_given(args.method, "posterior"),
+                                     n_members=_given(args.members, 2)),
+        "sampling": sampling, "progress": _progress(args),
+        "figures": not args.no_figures}
+    for option in ("seed", "n_simulations", "n_calibration"):
+        if getattr(args, option) is not None:
+            options[option] = getattr(args, option)
+    output = args.output or Path("accord-output") / example
+
+    start = time.perf_counter()
+    if example == "21cm":
+        result = job.run_cm21(_given(args.amplitude_B, "all"), output,
+                              observed=_given(args.observed, "polychord"), **options)
+    else:
+        if args.observed == "polychord":
+            raise ValueError("--observed polychord applies to the 21cm example only; "
+                             "the bump hunt has no published chains (choose nautilus "
+                             "or network)")
+        result = job.run_bump(output, observed=_given(args.observed, "nautilus"),
+                              **options)
+    print(result.summary())
+    print(f"  wall time {time.perf_counter() - start:.1f} s")
+    written = sorted(p.name for p in result.output.iterdir()
+                     if p.suffix in (".json", ".md", ".txt", ".png"))
+    print(f"  written   {result.output}/ ({', '.join(written)})")
     return 0
 
 
@@ -348,7 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if args.print_config and args.example != "bao":
                 raise ValueError("--print-config applies to the bao example only")
-            return {"bao": _run_bao, "linear": _run_linear}[args.example](args)
+            return {"bao": _run_bao, "linear": _run_linear, "21cm": _run_example,
+                    "bump": _run_example}[args.example](args)
     except (AccordError, ValueError, TypeError) as error:
         print(f"accord: error: {error}", file=sys.stderr)
         return 1

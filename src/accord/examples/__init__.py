@@ -29,14 +29,14 @@ from .bump import Collider, bump_prior, bump_problem, load_bump
 from .cm21 import Radiometer, cm21_prior, cm21_problem, load_cm21
 
 __all__ = [
-    "cm21",
-    "bump",
-    "Radiometer",
-    "cm21_prior",
-    "cm21_problem",
-    "load_cm21",
     "Collider",
+    "Radiometer",
+    "bump",
     "bump_prior",
     "bump_problem",
+    "cm21",
+    "cm21_prior",
+    "cm21_problem",
     "load_bump",
+    "load_cm21",
 ]

@@ -17,7 +17,7 @@ own background (:math:`a_k, b_k`) and its own excess amplitude and width
 With :math:`x' \\in [-1, 0]` the background falls from
 :math:`\\sum_k a_k e^{b_k}` at 100 GeV (hundreds to tens of thousands of
 events for the prior's ranges) to :math:`\\sum_k a_k` (15-30 events) at
-180 GeV. The specification's amplitudes, 0.12 and 0.15 of the background's
+180 GeV. The paper's amplitudes, 0.12 and 0.15 of the background's
 maximum, therefore give excesses of hundreds of events on backgrounds of a
 few hundred near 125 GeV: a clear detection in both experiments.
 
@@ -55,15 +55,15 @@ from ..priors import Independent, Uniform, as_rng
 from ..problem import Problem
 
 __all__ = [
-    "Collider",
-    "bump_prior",
-    "bump_problem",
-    "background_maximum",
-    "load_bump",
-    "make_observation",
     "MASSES",
     "SEED",
     "TRUTH",
+    "Collider",
+    "background_maximum",
+    "bump_prior",
+    "bump_problem",
+    "load_bump",
+    "make_observation",
 ]
 
 MASSES = np.linspace(100.0, 180.0, 100)

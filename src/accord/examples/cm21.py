@@ -50,14 +50,14 @@ from ..priors import Independent, Uniform, as_rng
 from ..problem import Problem
 
 __all__ = [
-    "Radiometer",
-    "cm21_prior",
-    "cm21_problem",
-    "load_cm21",
     "AMPLITUDES_B",
     "FREQUENCIES_A",
     "FREQUENCIES_B",
     "TRUTH",
+    "Radiometer",
+    "cm21_prior",
+    "cm21_problem",
+    "load_cm21",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -179,7 +179,7 @@ def load_cm21(amplitude_B: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     return x_A, x_B
 
 
-def cm21_problem(amplitude_B: float = 0.2) -> Problem:
+def cm21_problem(amplitude_B: float = 0.2, *, name: str | None = None) -> Problem:
     """The two-radiometer 21-cm problem with a shipped observation.
 
     Parameters
@@ -187,6 +187,10 @@ def cm21_problem(amplitude_B: float = 0.2) -> Problem:
     amplitude_B : {0.15, 0.2, 0.25}
         B's true amplitude in K, which selects B's observed spectrum: 0.2 K
         agrees with A, 0.15 and 0.25 K are in tension with it.
+    name : str, optional
+        The problem's name, by default ``21cm_B<amplitude_B>``. The three
+        cases share one model; give them one name for :func:`accord.run` to
+        reuse one case's simulations and ensemble for the others.
 
     Returns
     -------
@@ -211,5 +215,5 @@ def cm21_problem(amplitude_B: float = 0.2) -> Problem:
         params_A=("A", "nu0", "w", "sigma_A"), params_B=("A", "nu0", "w", "sigma_B"),
         x_A_obs=x_A, x_B_obs=x_B,
         log_likelihood_A=radio_A.log_likelihood, log_likelihood_B=radio_B.log_likelihood,
-        name=f"21cm_B{amplitude_B:g}",
+        name=f"21cm_B{amplitude_B:g}" if name is None else name,
     )

@@ -17,8 +17,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +27,13 @@ from ..problem import Problem
 from . import bump, cm21
 
 __all__ = [
-    "plot_cm21_spectra",
     "plot_bump_spectra",
+    "plot_cm21_spectra",
+    "plot_observed_cdf",
+    "plot_observed_concordance",
     "plot_shared_posterior",
-    "save_cm21_spectra",
     "save_bump_spectra",
+    "save_cm21_spectra",
     "save_shared_posterior",
 ]
 
@@ -67,6 +70,16 @@ def _truth_row(problem: Problem, values: Mapping[str, float]) -> np.ndarray:
     return np.array([[values[n] for n in problem.names]], dtype=float)
 
 
+def _shipped_amplitude(problem: Problem) -> float:
+    """B's amplitude of the shipped spectrum that ``problem`` observes."""
+    for amplitude in cm21.AMPLITUDES_B:
+        if problem.x_B_obs is not None and np.array_equal(problem.x_B_obs,
+                                                          cm21.load_cm21(amplitude)[1]):
+            return amplitude
+    raise ValueError(f"problem {problem.name!r} does not observe a shipped spectrum "
+                     f"of B; give truth")
+
+
 def plot_cm21_spectra(problem: Problem, *, truth: Mapping[str, float] | None = None,
                       ax: Any = None) -> Any:
     """Both radiometers' observed spectra with the true troughs.
@@ -77,15 +90,14 @@ def plot_cm21_spectra(problem: Problem, *, truth: Mapping[str, float] | None = N
         From :func:`accord.examples.cm21_problem`.
     truth : mapping, optional
         Parameters of the curves drawn over the data; by default
-        :data:`accord.examples.cm21.TRUTH` with B's amplitude read from the
-        problem's name.
+        :data:`accord.examples.cm21.TRUTH` with B's amplitude that of the
+        shipped spectrum the problem observes.
     ax : matplotlib axis, optional
     """
     ax = _axis(ax)
     if truth is None:
         truth = dict(cm21.TRUTH)
-        amplitude_B = float(problem.name.rsplit("B", 1)[-1])
-        truth_B = dict(truth, A=amplitude_B)
+        truth_B = dict(truth, A=_shipped_amplitude(problem))
     else:
         truth_B = dict(truth)
     for label, frequencies, x, values, column in [
@@ -197,6 +209,97 @@ def plot_shared_posterior(samples: Mapping[str, tuple[Any, Any]], *,
     ax.set_xlabel(name)
     ax.set_ylabel("posterior density")
     ax.legend(fontsize="small")
+    return ax
+
+
+def _observations(observed: Any) -> list[tuple[str, float, dict[str, Any]]]:
+    out = []
+    for item in observed:
+        try:
+            label, value, *style = item
+        except (TypeError, ValueError):
+            raise TypeError(f"observed must hold (label, value) or (label, value, "
+                            f"style) items; got {item!r}") from None
+        if len(style) > 1 or (style and not isinstance(style[0], Mapping)):
+            raise TypeError(f"the style of {label!r} must be one mapping of line "
+                            f"options; got {style!r}")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"the log R of {label!r} must be finite; got {value}")
+        out.append((str(label), value, dict(style[0]) if style else {}))
+    return out
+
+
+def _range(log_r: np.ndarray, marks: list[tuple[str, float, dict[str, Any]]]
+           ) -> tuple[float, float]:
+    """The sample's central 99.8 % widened to every mark, with a margin.
+
+    A long tail of the sample (a few pairs at log R of -40, say) would
+    otherwise squeeze the bulk into a few bins.
+    """
+    low, high = np.quantile(log_r, [0.001, 0.999])
+    values = [value for _, value, _ in marks]
+    low, high = min([low, *values]), max([high, *values])
+    pad = 0.05 * (high - low) or 1.0
+    return float(low - pad), float(high + pad)
+
+
+def plot_observed_concordance(log_r: Any, observed: Any, *, bins: int = 80,
+                              ax: Any = None) -> Any:
+    """The concordance distribution with several observed log R marked.
+
+    Parameters
+    ----------
+    log_r : array (N,)
+        The concordance sample (:attr:`CalibrationResult.log_r`).
+    observed : sequence of (label, value) or (label, value, style)
+        Each observed log R to mark, with optional matplotlib line options
+        (``{"ls": "--", "color": "C3"}``). The axis spans the sample's
+        central 99.8 % and every mark, however far outside the sample.
+    bins : int
+    ax : matplotlib axis, optional
+    """
+    log_r = np.asarray(log_r, dtype=float).ravel()
+    marks = _observations(observed)
+    ax = _axis(ax)
+    limits = _range(log_r, marks)
+    ax.hist(log_r, bins=np.linspace(*limits, bins + 1), density=True, color="C0",
+            alpha=0.5, label=f"concordant pairs ({log_r.size})")
+    for i, (label, value, style) in enumerate(marks):
+        options = {"color": f"C{(i + 1) % 10}", "lw": 1.4, **style}
+        ax.axvline(value, label=f"{label}: {value:.2f}", **options)
+    ax.set_xlim(limits)
+    ax.set_xlabel(r"$\log R$")
+    ax.set_ylabel("density under concordance")
+    ax.legend(fontsize="x-small", loc="upper left")
+    return ax
+
+
+def plot_observed_cdf(log_r: Any, observed: Any, *, ax: Any = None) -> Any:
+    """The empirical CDF of the concordance sample with observed log R marked.
+
+    Each mark's label gives its P, the fraction of the sample below it.
+
+    Parameters
+    ----------
+    log_r : array (N,)
+    observed : sequence of (label, value) or (label, value, style)
+        As for :func:`plot_observed_concordance`.
+    ax : matplotlib axis, optional
+    """
+    values = np.sort(np.asarray(log_r, dtype=float).ravel())
+    marks = _observations(observed)
+    ax = _axis(ax)
+    ax.plot(values, np.arange(1, values.size + 1) / values.size, color="C0",
+            label="concordant pairs")
+    for i, (label, value, style) in enumerate(marks):
+        options = {"color": f"C{(i + 1) % 10}", "lw": 1.4, **style}
+        fraction = np.searchsorted(values, value) / values.size
+        ax.axvline(value, label=f"{label}: P = {fraction:.3g}", **options)
+    ax.set_xlim(_range(values, marks))
+    ax.set_xlabel(r"$\log R$")
+    ax.set_ylabel(r"$P(\log R < x)$ under concordance")
+    ax.legend(fontsize="x-small", loc="upper left")
     return ax
 
 
