@@ -78,10 +78,12 @@ def test_own_files_resolve_relative_to_the_config(tmp_path):
     (["run", "--n-live", "3"], "--n-live must be >= 10"),
     (["run", "--log-r-obs-err", "0.1"], "--log-r-obs-err needs --log-r-obs"),
     (["run", "linear", "--n-live", "100"], "bao example only"),
+    (["run", "linear", "--executor", "gpu-farm", "--output", "{tmp}"],
+     "executor 'gpu-farm' is not understood; accepted:"),
     (["run", "--config", "missing.toml"], "does not exist"),
 ])
-def test_bad_arguments_exit_1_with_a_message(argv, message, capsys):
-    assert _exit_code(argv) == 1
+def test_bad_arguments_exit_1_with_a_message(argv, message, capsys, tmp_path):
+    assert _exit_code([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1
     assert message in capsys.readouterr().err
 
 

@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(default 2000 for 21cm, 1000 for bump)")
     run.add_argument("--no-figures", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--executor", default="auto",
+                     help="where simulations run: auto (default), serial, processes:N, "
+                          "threads:N, dask:N, dask://HOST:PORT or mpi (see "
+                          "docs/scaling.md); the numbers do not depend on it")
     linear = run.add_argument_group("linear example")
     linear.add_argument("--sigma", type=float, default=1.0,
                         help="prior covariance Sigma = sigma * I (default 1)")
@@ -287,6 +291,7 @@ def _run_linear(args: argparse.Namespace) -> int:
         settings=TrainingSettings(method=_given(args.method, "posterior"),
                                   n_members=_given(args.members, 5)),
         progress=_progress(args), exact_log_r=exact_sample, figures=not args.no_figures,
+        executor=args.executor,
         extra={"exact": {"logR_obs": exact_obs, "P": float(exact.P),
                          "T": float(exact.T), "C": float(exact.C)},
                "sigma": args.sigma, "problem_seed": args.problem_seed})
@@ -354,7 +359,7 @@ def _run_bao(args: argparse.Namespace) -> int:
     config = _bao_config(args)
     output = args.output or Path("accord-output") / "bao"
     start = time.perf_counter()
-    result = run_bao(config, output, progress=_progress(args),
+    result = run_bao(config, output, progress=_progress(args), executor=args.executor,
                      figures=not args.no_figures)
     print(summary_text(result))
     print(f"  wall time     {time.perf_counter() - start:.1f} s")
@@ -414,7 +419,7 @@ def _run_example(args: argparse.Namespace) -> int:
         "settings": TrainingSettings(method=_given(args.method, "posterior"),
                                      n_members=_given(args.members, 2)),
         "sampling": sampling, "progress": _progress(args),
-        "figures": not args.no_figures}
+        "figures": not args.no_figures, "executor": args.executor}
     for option in ("seed", "n_simulations", "n_calibration"):
         if getattr(args, option) is not None:
             options[option] = getattr(args, option)
@@ -452,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError("--print-config applies to the bao example only")
             return {"bao": _run_bao, "linear": _run_linear, "21cm": _run_example,
                     "bump": _run_example}[args.example](args)
-    except (AccordError, ValueError, TypeError) as error:
+    except (AccordError, ValueError, TypeError, ImportError, ConnectionError) as error:
         print(f"accord: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

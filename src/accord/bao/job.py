@@ -118,6 +118,7 @@ def run_bao(
     *,
     progress: bool = False,
     figures: bool = True,
+    executor: Any = "auto",
 ) -> RunResult:
     """The BAO job: two surveys, simulate, train, nested-sample, calibrate, report.
 
@@ -133,6 +134,8 @@ def run_bao(
     output : path
         Output directory; finished stages in it are reused.
     progress, figures : bool
+    executor : concurrent.futures.Executor or str
+        Where the simulations run (see :func:`accord.run`).
 
     Returns
     -------
@@ -164,7 +167,7 @@ def run_bao(
     result = run(problem, output, n_simulations=config.n_simulations,
                  n_calibration=config.n_calibration, seed=config.seed,
                  settings=config.training, progress=progress, figures=figures,
-                 extra=extra, evidence=evidence)
+                 extra=extra, evidence=evidence, executor=executor)
 
     if figures:
         from .plots import save_distances

@@ -315,14 +315,15 @@ def _run_case(problem: Problem, output: Path, case_dir: Path, label: str, *,
               n_simulations: int, n_calibration: int, seed: int,
               settings: TrainingSettings, sampling: NestedSampling | None,
               progress: bool, paper: dict[str, float], extra: dict[str, Any],
-              timings: dict[str, float]) -> ExampleCase:
+              timings: dict[str, float], executor: Any = "auto") -> ExampleCase:
     """Run :func:`accord.run` for one observation and calibrate every source."""
     evidence: EvidenceResult | NestedSampling | None = evidences.get(observed)
     if observed == "nautilus" and evidence is None:
         evidence = sampling  # nautilus as a stage of accord.run, with posteriors
     result = run(problem, output, n_simulations=n_simulations,
                  n_calibration=n_calibration, seed=seed, settings=settings,
-                 progress=progress, figures=False, evidence=evidence, extra=extra)
+                 progress=progress, figures=False, evidence=evidence, extra=extra,
+                 executor=executor)
     for stage in _STAGES:
         timings[stage] += result.timings.get(stage, 0.0)
     if isinstance(evidence, NestedSampling) and result.evidence is not None:
@@ -393,6 +394,7 @@ def run_cm21(
     observed: str = "polychord",
     progress: bool = False,
     figures: bool = True,
+    executor: Any = "auto",
 ) -> ExampleResult:
     """The 21-cm radiometers: calibrated T and C of B's spectra against A's.
 
@@ -424,6 +426,8 @@ def run_cm21(
         beside it. ``"network"`` also skips nautilus (the PolyChord values
         cost nothing and are still shown).
     progress, figures : bool
+    executor : concurrent.futures.Executor or str
+        Where the simulations run (see :func:`accord.run`).
 
     Returns
     -------
@@ -476,7 +480,7 @@ def run_cm21(
             seed=seed, settings=settings, sampling=sampling, progress=progress,
             paper=paper, extra={"example": "21cm", "amplitude_B": amplitude,
                                 "paper": paper},
-            timings=timings)
+            timings=timings, executor=executor)
         reused.update(case.run.reused)
         cases.append(case)
 
@@ -500,6 +504,7 @@ def run_bump(
     observed: str = "nautilus",
     progress: bool = False,
     figures: bool = True,
+    executor: Any = "auto",
 ) -> ExampleResult:
     """The bump hunt: do two colliders see the same excess near 125 GeV?
 
@@ -525,6 +530,8 @@ def run_bump(
         nested sampling, by far the longest stage, and calibrates only the
         ensemble's own estimate.
     progress, figures : bool
+    executor : concurrent.futures.Executor or str
+        Where the simulations run (see :func:`accord.run`).
 
     Returns
     -------
@@ -545,7 +552,8 @@ def run_bump(
                      observed=observed, n_simulations=n_simulations,
                      n_calibration=n_calibration, seed=seed, settings=settings,
                      sampling=sampling, progress=progress, paper=paper,
-                     extra={"example": "bump", "paper": paper}, timings=timings)
+                     extra={"example": "bump", "paper": paper}, timings=timings,
+                     executor=executor)
     result = ExampleResult(
         example="bump", cases=[case], estimator=case.run.estimator, output=output,
         timings=timings, reused=list(case.run.reused),
