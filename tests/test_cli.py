@@ -78,7 +78,7 @@ def test_own_files_resolve_relative_to_the_config(tmp_path):
     (["run", "--n-live", "3"], "--n-live must be >= 10"),
     (["run", "--log-r-obs-err", "0.1"], "--log-r-obs-err needs --log-r-obs"),
     (["run", "linear", "--n-live", "100"], "bao example only"),
-    (["run", "linear", "--executor", "gpu-farm", "--output", "{tmp}"],
+    (["run", "linear", "--executor", "gpu-farm", "--output", "{tmp}/out"],
      "executor 'gpu-farm' is not understood; accepted:"),
     (["run", "--config", "missing.toml"], "does not exist"),
 ])

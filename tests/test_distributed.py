@@ -252,3 +252,26 @@ def test_mpi_workers_give_the_numbers_of_serial(problem, tmp_path):
     assert result.returncode == 0, result.stderr
     store = SimulationStore.open(tmp_path / "s")
     assert_same(store.load(), simulate(problem, 800, seed=9, chunk_size=100))
+
+
+def test_far_more_local_processes_than_cores_are_refused():
+    # A huge N started every worker process at once and could exhaust the
+    # machine without a word.
+    import os
+
+    from accord.executors import executor_from_spec
+
+    with pytest.raises(ValueError, match="worker processes on this machine"):
+        with executor_from_spec(f"processes:{100 * (os.cpu_count() or 1)}"):
+            pass
+
+
+def test_mpi_outside_a_launcher_is_refused_instead_of_hanging(monkeypatch):
+    pytest.importorskip("mpi4py")
+    from accord import executors
+
+    for name in executors._MPI_LAUNCHED:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="mpiexec -n 4 python -m mpi4py.futures"):
+        with executors.executor_from_spec("mpi"):
+            pass

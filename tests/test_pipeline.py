@@ -45,6 +45,7 @@ def test_the_executor_does_not_change_the_numbers(problem, tmp_path):
     assert serial.calibration.T == threads.calibration.T
 
 
-def test_a_bad_executor_is_named(problem, tmp_path):
+def test_a_bad_executor_is_named_before_anything_is_written(problem, tmp_path):
     with pytest.raises(ValueError, match="executor"):
-        _run(problem, tmp_path, executor="gpu-farm")
+        _run(problem, tmp_path / "out", executor="gpu-farm")
+    assert not (tmp_path / "out").exists()

@@ -1,5 +1,6 @@
 """The on-disk simulation store: round trip, resume, refusal, crash safety."""
 
+import concurrent.futures as cf
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from accord import (
     simulate,
     simulate_to_store,
 )
+from accord.estimator import train
 from accord.exceptions import AccordWarning, FormatError
 from accord.linear import LinearGaussian
 from accord.priors import Independent, Uniform
@@ -294,3 +296,48 @@ def test_a_chunk_of_another_store_is_refused(problem, tmp_path):
     (tmp_path / "b" / "chunk-000001.h5").replace(tmp_path / "a" / "chunk-000001.h5")
     with pytest.raises(FormatError, match="chunk-000001.h5 does not belong"):
         SimulationStore.open(tmp_path / "a")
+
+
+def test_training_refuses_a_store_of_another_problem(tmp_path):
+    narrow = LinearGaussian.paper(sigma=1.0, n_data=5, seed=0).problem()
+    wide = LinearGaussian.paper(sigma=100.0, n_data=5, seed=0).problem()
+    store = simulate_to_store(narrow, 200, tmp_path / "s", seed=1)
+    with pytest.raises(StoreMismatchError, match="prior"):
+        train(wide, simulations=store, seed=0)
+
+
+class _CancellingExecutor(cf.ThreadPoolExecutor):
+    """Cancels the first ``n_cancel`` submissions itself, as a dying Dask
+    scheduler does with the tasks it held."""
+
+    def __init__(self, n_cancel):
+        super().__init__(max_workers=1)
+        self.n_cancel = n_cancel
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.n_cancel > 0:
+            self.n_cancel -= 1
+            future = cf.Future()
+            future.cancel()
+            future.set_running_or_notify_cancel()
+            return future
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_chunks_cancelled_by_the_executor_are_retried(problem, tmp_path):
+    # A scheduler that went away cancelled chunks; the call returned an
+    # incomplete store as if it were done.
+    with _CancellingExecutor(n_cancel=2) as executor:
+        store = simulate_to_store(problem, 1000, tmp_path / "s", seed=1,
+                                         chunk_size=250, executor=executor)
+    assert store.complete
+    np.testing.assert_array_equal(store.load().x_A,
+                                  simulate(problem, 1000, seed=1,
+                                                  chunk_size=250).x_A)
+
+
+def test_chunks_the_executor_never_delivers_raise(problem, tmp_path):
+    with _CancellingExecutor(n_cancel=100) as executor:
+        with pytest.raises(SimulationFailedError, match="chunk"):
+            simulate_to_store(problem, 1000, tmp_path / "s", seed=1,
+                                     chunk_size=250, executor=executor)

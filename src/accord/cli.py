@@ -444,11 +444,18 @@ def _run_example(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any,
+                      **kwargs: Any) -> str:
+    """Warnings at the terminal as one line, without the source line behind them."""
+    return f"accord: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="accord: %(message)s")
     warnings.simplefilter("default")
+    warnings.formatwarning = _one_line_warning
     try:
         if args.command == "evidence":
             return _run_evidence(args)

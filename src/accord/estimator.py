@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import platform
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,9 +150,10 @@ class TrainingSettings:
                                          or self.threads < 1):
             raise ValueError(f"threads must be a positive integer or None; "
                              f"got {self.threads!r}")
-        if not isinstance(self.device, str):
-            raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda'; "
-                            f"got {self.device!r}")
+        if not isinstance(self.device, str) or not re.fullmatch(
+                r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; "
+                             f"got {self.device!r}")
         if self.activation not in ("silu", "relu", "tanh", "sigmoid"):
             raise ValueError(f"activation must be one of silu, relu, tanh, sigmoid; "
                              f"got {self.activation!r}")
@@ -558,6 +560,7 @@ def _training_rows(problem: Problem, simulations: Any, settings: TrainingSetting
             raise ValueError(f"the simulation store {simulations.path} is not complete "
                              f"({len(simulations)} of {simulations.n} rows); finish it "
                              f"with accord.simulate_to_store before training")
+        simulations.check_problem(problem)
         lengths = (int(simulations.length_A or 0), int(simulations.length_B or 0))
         n_bytes = 8 * len(simulations) * (sum(lengths) + len(problem.names))
         if n_bytes > _STREAM_ABOVE_BYTES:

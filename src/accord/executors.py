@@ -62,7 +62,29 @@ def _parse(spec: Any) -> tuple[str, Any]:
         raise ValueError(f"executor {spec!r} is not understood; accepted: "
                          + ", ".join(ACCEPTED_SPECS) + " (N a positive integer)")
     kind, count = match[1], match[2]
-    return kind, int(count) if count else os.cpu_count() or 1
+    n_cores = os.cpu_count() or 1
+    if kind in ("processes", "dask") and count and int(count) > _MAX_PER_CORE * n_cores:
+        raise ValueError(
+            f"executor {spec!r} asks for {int(count)} worker processes on this machine of "
+            f"{n_cores} cores; at most {_MAX_PER_CORE * n_cores} are allowed here. Use "
+            f"a Dask scheduler or MPI to reach more cores")
+    return kind, int(count) if count else n_cores
+
+
+# Local worker processes are all started at once; far more than the cores
+# only costs memory (and, without a bound, can exhaust the machine).
+_MAX_PER_CORE = 4
+
+# Environment variables set by the common MPI launchers (MPICH's Hydra, Open
+# MPI, Slurm's PMI) in each process they start.
+_MPI_LAUNCHED = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+                 "MPI_LOCALNRANKS", "SLURM_PROCID")
+
+
+def check_spec(spec: str) -> None:
+    """Raise the error :func:`executor_from_spec` would raise for a malformed ``spec``,
+    without starting anything."""
+    _parse(spec)
 
 
 def _require(module: str, install: str) -> None:
@@ -140,6 +162,12 @@ def _open(kind: str, argument: Any) -> Iterator[cf.Executor]:
         with _dask_client(argument) as executor:
             yield executor
     else:
+        if not any(name in os.environ for name in _MPI_LAUNCHED):
+            # Outside a launcher, MPI's singleton start can hang for ever.
+            raise ValueError(
+                "executor 'mpi' needs the script started by an MPI launcher, for "
+                "example: mpiexec -n 4 python -m mpi4py.futures script.py (the ranks "
+                "other than 0 become the workers); no launcher's environment was found")
         from mpi4py.futures import MPIPoolExecutor
 
         with _shut(MPIPoolExecutor()) as pool:

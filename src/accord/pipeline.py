@@ -30,7 +30,7 @@ from .calibration import CalibrationResult, calibrate
 from .estimator import RatioEstimator, TrainingSettings, load, train
 from .evidence import EvidenceResult, NestedSampling, cross_check, run_nested_sampling
 from .exceptions import AccordError, AccordWarning
-from .executors import executor_from_spec
+from .executors import check_spec, executor_from_spec
 from .problem import Problem
 from .store import SimulationStore, simulate_to_store
 
@@ -204,6 +204,11 @@ def run(
                                                           NestedSampling)):
         raise TypeError(f"evidence must be an EvidenceResult, a NestedSampling or "
                         f"None; got {type(evidence).__name__}")
+    if isinstance(executor, str):
+        check_spec(executor)  # before anything is written
+    elif not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor or a "
+                        f"specification string; got {executor!r}")
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -228,9 +233,6 @@ def run(
     with contextlib.ExitStack() as stack:
         if isinstance(executor, str) and executor not in ("serial", "auto"):
             executor = stack.enter_context(executor_from_spec(executor))
-        if executor not in ("serial", "auto") and not isinstance(executor, Executor):
-            raise TypeError(f"executor must be a concurrent.futures.Executor or a "
-                            f"specification string; got {executor!r}")
         return _run_stages(problem, output, manifest_reused=reuse,
                            executor=cast(Executor, executor),
                            n_simulations=n_simulations, n_calibration=n_calibration,

@@ -308,7 +308,7 @@ def _run_pooled(problem: Problem, plan: _Plan, todo: list[int], executor: cf.Exe
 
     def counts(future: cf.Future, number: int, pool: cf.Executor) -> bool:
         """Whether the loss of ``future`` counts as a failed attempt of its chunk."""
-        if not isinstance(future.exception(), cf.BrokenExecutor):
+        if future.cancelled() or not isinstance(future.exception(), cf.BrokenExecutor):
             return True
 
         # A dead worker breaks the whole pool and fails every queued chunk with
@@ -323,6 +323,8 @@ def _run_pooled(problem: Problem, plan: _Plan, todo: list[int], executor: cf.Exe
             charged[id(pool)] = {f for _, f in unfinished[:n_workers]}
         return future in charged[id(pool)]
 
+    todo = list(todo)
+    delivered: set[int] = set()
     for i in todo:
         submit(i)
     while running:
@@ -330,8 +332,14 @@ def _run_pooled(problem: Problem, plan: _Plan, todo: list[int], executor: cf.Exe
         for future in sorted(done, key=lambda f: running[f][1]):
             i, number, pool = running.pop(future)
             if future.cancelled():
-                continue
-            cause = future.exception()
+                if error is not None:
+                    continue  # cancelled here, after another chunk failed
+                # Cancelled by the executor itself (a scheduler that went away):
+                # the chunk was never delivered, so it counts as lost.
+                cause: BaseException | None = cf.CancelledError(
+                    f"the executor cancelled chunk {i}")
+            else:
+                cause = future.exception()
             if cause is None:
                 result = future.result()
                 if isinstance(result, _SimulatorFailure):
@@ -339,6 +347,7 @@ def _run_pooled(problem: Problem, plan: _Plan, todo: list[int], executor: cf.Exe
                     _cancel(running)
                 else:
                     on_chunk(result)
+                    delivered.add(i)
                 continue
             if error is not None:
                 continue
@@ -362,6 +371,14 @@ def _run_pooled(problem: Problem, plan: _Plan, todo: list[int], executor: cf.Exe
             submit(i)
     if error is not None:
         raise error
+    missing = sorted(set(todo) - delivered)
+    if missing:
+        start, stop = plan.rows(missing[0])
+        raise SimulationFailedError(
+            f"{len(missing)} chunk(s) never came back from the executor (first: chunk "
+            f"{missing[0]}, rows {start}:{stop}); the executor or its scheduler may "
+            f"have shut down{hint}", chunk=missing[0], rows=(start, stop),
+            attempts=attempts[missing[0]])
 
 
 def _succeeded(future: cf.Future) -> bool:

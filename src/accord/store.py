@@ -382,6 +382,11 @@ class SimulationStore:
                            int(file.attrs["n_nonfinite_B"])]
         return int(counts[0]), int(counts[1])
 
+    def check_problem(self, problem: Problem) -> None:
+        """Raise :class:`~accord.StoreMismatchError` unless this store was made
+        for ``problem`` (same parameter names, prior and simulators)."""
+        self._check_same(problem, None)
+
     def _check_same(self, problem: Problem, plan: _Plan | None) -> None:
         """Raise StoreMismatchError unless this store is for ``problem`` and ``plan``."""
         stored = self._metadata
