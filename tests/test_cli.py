@@ -231,9 +231,8 @@ def test_run_21cm_all_shares_the_simulations_and_the_ensemble(tmp_path, capsys):
     assert table.count("network (main)") == 3
 
 
-def test_run_bump_network_only(tmp_path, capsys):
-    code = main(["run", "bump", "--output", str(tmp_path), "--observed", "network",
-                 *TINY])
+def test_run_bump_defaults_to_the_network_without_nested_sampling(tmp_path, capsys):
+    code = main(["run", "bump", "--output", str(tmp_path), *TINY])
     assert code == 0
     for name in ("spectra.png", "concordance.png", "cdf.png", "training.png"):
         assert _png(tmp_path / name), name
@@ -242,6 +241,8 @@ def test_run_bump_network_only(tmp_path, capsys):
     assert "No nested sampling was run" in report
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["example"] == "bump"
+    assert result["cases"][0]["observed"] == "network"
+    assert not (tmp_path / "nested_sampling").exists()
     assert "C = 2.56" in capsys.readouterr().out
 
 

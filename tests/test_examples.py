@@ -404,7 +404,7 @@ class TestJobs:
         (lambda out: run_cm21(0.2, out, observed="chains"), "observed must be"),
         (lambda out: run_cm21(0.2, out, n_simulations=5), "n_simulations must be"),
         (lambda out: run_bump(out, observed="polychord"),
-         "observed must be 'nautilus'"),
+         "observed must be 'network' or 'nautilus'"),
         (lambda out: run_bump(out, n_calibration=10), "n_calibration must be"),
     ])
     def test_bad_arguments_are_named(self, tmp_path, call, message):

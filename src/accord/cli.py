@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="standard error of --log-r-obs")
     run.add_argument("--n-live", type=int, default=None,
                      help="live points of the nested sampler (default 500 for bao, "
-                          "300 for 21cm, 200 for bump)")
+                          "300 for 21cm, 200 for bump with --observed nautilus)")
     run.add_argument("--n-eff", type=int, default=None,
                      help="21cm, bump: nautilus stops at this effective sample size "
                           "(default 2000 for 21cm, 1000 for bump)")
@@ -145,9 +145,10 @@ def _parser() -> argparse.ArgumentParser:
                           default=None,
                           help="log R_obs of the main result; the others are "
                                "reported beside it. 21cm: the published PolyChord "
-                               "runs (default), nautilus here, or the network; "
-                               "bump: nautilus (default) or the network. 'network' "
-                               "skips nautilus")
+                               "runs (default), nautilus here, or the network "
+                               "('network' skips nautilus); bump: the network "
+                               "(default) or nautilus, whose joint run takes over "
+                               "an hour on two cores")
     _add_evidence_parser(commands)
     return parser
 
@@ -432,9 +433,9 @@ def _run_example(args: argparse.Namespace) -> int:
     else:
         if args.observed == "polychord":
             raise ValueError("--observed polychord applies to the 21cm example only; "
-                             "the bump hunt has no published chains (choose nautilus "
-                             "or network)")
-        result = job.run_bump(output, observed=_given(args.observed, "nautilus"),
+                             "the bump hunt has no published chains (choose network "
+                             "or nautilus)")
+        result = job.run_bump(output, observed=_given(args.observed, "network"),
                               **options)
     print(result.summary())
     print(f"  wall time {time.perf_counter() - start:.1f} s")
