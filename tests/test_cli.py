@@ -231,19 +231,33 @@ def test_run_21cm_all_shares_the_simulations_and_the_ensemble(tmp_path, capsys):
     assert table.count("network (main)") == 3
 
 
-def test_run_bump_defaults_to_the_network_without_nested_sampling(tmp_path, capsys):
-    code = main(["run", "bump", "--output", str(tmp_path), *TINY])
+def test_run_bump_nested_samples_one_ordering_of_the_background(tmp_path, capsys):
+    code = main(["run", "bump", "--output", str(tmp_path), "--n-live", "40",
+                 "--n-eff", "100", *TINY])
     assert code == 0
-    for name in ("spectra.png", "concordance.png", "cdf.png", "training.png"):
+    for name in ("spectra.png", "concordance.png", "cdf.png", "training.png",
+                 "posterior_mu.png"):
         assert _png(tmp_path / name), name
     report = (tmp_path / "report.md").read_text()
     assert "C = 2.56 (+0.31/-0.29)" in report
-    assert "No nested sampling was run" in report
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["example"] == "bump"
+    (case,) = result["cases"]
+    assert case["observed"] == "nautilus"
+    assert set(case["calibrations"]) == {"nautilus", "network"}
+    # the runs sampled the ordered space (their checkpoints say so)
+    assert list((tmp_path / "nested_sampling").glob("bump_ordered_nautilus_AB_0*"))
+    assert "C = 2.56" in capsys.readouterr().out
+
+
+def test_run_bump_with_the_network_skips_nested_sampling(tmp_path):
+    code = main(["run", "bump", "--output", str(tmp_path), "--observed", "network",
+                 *TINY])
+    assert code == 0
+    assert "No nested sampling was run" in (tmp_path / "report.md").read_text()
+    result = json.loads((tmp_path / "result.json").read_text())
     assert result["cases"][0]["observed"] == "network"
     assert not (tmp_path / "nested_sampling").exists()
-    assert "C = 2.56" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,7 +18,8 @@ import numpy as np
 
 from .exceptions import AccordError
 
-__all__ = ["SamplingError", "SAMPLERS", "RunEvidence", "sample_evidence", "run_subset"]
+__all__ = ["SamplingError", "SAMPLERS", "RunEvidence", "sample_evidence", "run_subset",
+           "run_transform", "checkpoint_stem"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +70,62 @@ class _Transform:
 
     The cube coordinates of parameters outside the run are held at 0.5; since
     the run's parameters form whole prior blocks, their values do not depend
-    on those coordinates.
+    on those coordinates. ``keys`` holds, for each exchangeable group in the
+    run, the full-row columns of its components' first parameters: their
+    coordinates are mapped onto decreasing order statistics, so only one
+    ordering of the components is sampled (see :func:`ordered`).
     """
 
-    def __init__(self, prior: Any, columns: np.ndarray) -> None:
-        self.prior, self.columns = prior, columns
+    def __init__(self, prior: Any, columns: np.ndarray,
+                 keys: tuple[np.ndarray, ...] = ()) -> None:
+        self.prior, self.columns, self.keys = prior, columns, keys
 
     def __call__(self, cube: np.ndarray) -> np.ndarray:
         cube = np.asarray(cube, dtype=float)
         full = np.full(cube.shape[:-1] + (self.prior.dim,), 0.5)
         full[..., self.columns] = cube
+        for key in self.keys:
+            full[..., key] = ordered(full[..., key])
         return self.prior.transform(full)[..., self.columns]
+
+
+def _run_groups(problem: Any, names: tuple[str, ...]) -> list[Any]:
+    """The problem's exchangeable groups that lie in a run's parameters."""
+    return [group for group in getattr(problem, "exchangeable", ())
+            if group[0][0] in names]
+
+
+def run_transform(problem: Any, label: str) -> _Transform:
+    """The unit-cube transform that run ``label`` samples through."""
+    names = run_subset(problem, label)
+    keys = tuple(problem.indices([component[0] for component in group])
+                 for group in _run_groups(problem, names))
+    return _Transform(problem.prior, problem.indices(names), keys)
+
+
+def checkpoint_stem(problem: Any) -> str:
+    """The start of the names of a problem's nested-sampling checkpoints."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem.name)
+    # Ordered runs sample another space; never resume an unordered one.
+    return stem + "_ordered" if getattr(problem, "exchangeable", ()) else stem
+
+
+def ordered(cube: np.ndarray) -> np.ndarray:
+    """Map ``cube (*, k)``, uniform on the unit cube, to its decreasing region.
+
+    The first column becomes the largest of k uniforms, ``c_1^(1/k)``, and
+    each next one the largest of the remaining, ``v_j = v_{j-1} c_j^(1/(k-j+1))``:
+    a bijection onto ``{v_1 >= ... >= v_k}`` whose image is uniform there,
+    i.e. the prior restricted to one ordering with its density multiplied
+    by k!. Where the likelihood is symmetric the evidence is unchanged.
+    """
+    k = cube.shape[-1]
+    out = np.empty_like(cube)
+    level = np.ones(cube.shape[:-1])
+    for j in range(k):
+        level = level * cube[..., j] ** (1.0 / (k - j))
+        out[..., j] = level
+    return out
 
 
 class _LogLikelihood:
@@ -135,8 +182,11 @@ def sample_evidence(
     """Run one nested sampler on run ``label`` of ``problem``."""
     names = run_subset(problem, label)
     columns = problem.indices(names)
-    transform = _Transform(problem.prior, columns)
     log_likelihood = _LogLikelihood(problem, label, columns)
+    transform = run_transform(problem, label)
+    for group in _run_groups(problem, names):
+        _check_symmetry(problem, label, group, _Transform(problem.prior, columns),
+                        log_likelihood, names, seed)
     n_live = _DEFAULT_N_LIVE[sampler] if n_live is None else n_live
 
     start = time.perf_counter()
@@ -160,6 +210,26 @@ def sample_evidence(
     logger.info("%s run %s of %s: logZ = %.4f +/- %.4f (%d likelihood calls, %.1f s)",
                 sampler, label, problem.name, logZ, logZ_err, n_like, wall_s)
     return RunEvidence(float(logZ), float(logZ_err), int(n_like), wall_s)
+
+
+def _check_symmetry(problem: Any, label: str, group: tuple[tuple[str, ...], ...],
+                    transform: _Transform, log_likelihood: _LogLikelihood,
+                    names: tuple[str, ...], seed: int) -> None:
+    """Refuse an exchangeable group whose permutation changes the likelihood."""
+    rng = np.random.default_rng(seed)
+    params = transform(rng.uniform(size=(8, len(names))))
+    swapped = params.copy()
+    positions = [[names.index(n) for n in component] for component in group]
+    for source, target in zip(positions, positions[1:] + positions[:1]):
+        swapped[:, target] = params[:, source]
+    before, after = log_likelihood(params), log_likelihood(swapped)
+    finite = np.isfinite(before) | np.isfinite(after)
+    if not np.allclose(before[finite], after[finite], rtol=1e-9, atol=1e-9):
+        raise SamplingError(
+            f"problem {problem.name!r} declares the components {list(group)} "
+            f"exchangeable, but the log-likelihood of run {label} changes when they "
+            f"are permuted ({before[finite][0]:.6g} against {after[finite][0]:.6g}); "
+            f"declare only symmetries of the likelihood")
 
 
 def _nautilus(

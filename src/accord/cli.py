@@ -146,9 +146,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="log R_obs of the main result; the others are "
                                "reported beside it. 21cm: the published PolyChord "
                                "runs (default), nautilus here, or the network "
-                               "('network' skips nautilus); bump: the network "
-                               "(default) or nautilus, whose joint run takes over "
-                               "an hour on two cores")
+                               "('network' skips nautilus); bump: nautilus "
+                               "(default) or the network")
     _add_evidence_parser(commands)
     return parser
 
@@ -435,7 +434,7 @@ def _run_example(args: argparse.Namespace) -> int:
             raise ValueError("--observed polychord applies to the 21cm example only; "
                              "the bump hunt has no published chains (choose network "
                              "or nautilus)")
-        result = job.run_bump(output, observed=_given(args.observed, "network"),
+        result = job.run_bump(output, observed=_given(args.observed, "nautilus"),
                               **options)
     print(result.summary())
     print(f"  wall time {time.perf_counter() - start:.1f} s")

@@ -36,7 +36,6 @@ import dataclasses
 import logging
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -498,7 +497,7 @@ def run_nested_sampling(
     if checkpoint_dir is not None:
         directory = os.fspath(checkpoint_dir)
         os.makedirs(directory, exist_ok=True)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem.name)
+    stem = _sampler.checkpoint_stem(problem)
 
     runs = []
     for repeat, child in enumerate(sequence.spawn(n_repeats)):

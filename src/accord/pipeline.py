@@ -451,13 +451,11 @@ def _load_posteriors(directory: Path) -> dict[str, PosteriorSamples] | None:
 def _nautilus_posteriors(problem: Problem, directory: Path,
                          n_live: int) -> dict[str, PosteriorSamples]:
     """Weighted samples of the first repeat of each run, from its checkpoint."""
-    import re
-
     import nautilus
 
-    from ._sampler import _LogLikelihood, _Transform, run_subset
+    from ._sampler import _LogLikelihood, checkpoint_stem, run_subset, run_transform
 
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem.name)
+    stem = checkpoint_stem(problem)
     out = {}
     for label in _LABELS:
         path = directory / f"{stem}_nautilus_{label}_0.hdf5"
@@ -468,7 +466,7 @@ def _nautilus_posteriors(problem: Problem, directory: Path,
         names = run_subset(problem, label)
         columns = problem.indices(names)
         sampler = nautilus.Sampler(
-            _Transform(problem.prior, columns), _LogLikelihood(problem, label, columns),
+            run_transform(problem, label), _LogLikelihood(problem, label, columns),
             n_dim=len(names), n_live=n_live, vectorized=True, pass_dict=False,
             filepath=str(path), resume=True)
         theta, log_w, log_l = sampler.posterior()

@@ -58,6 +58,17 @@ class Problem:
     log_likelihood_A, log_likelihood_B : callable, optional
         ``log_likelihood_A(theta (n, P), x_A (L_A,)) -> (n,)``, for nested
         sampling. They must describe the same model as the simulators.
+    exchangeable : sequence of groups, optional
+        Symmetries of the model that nested sampling can use. Each group is a
+        sequence of k >= 2 *components*, tuples of parameter names of equal
+        length, that the prior and both likelihoods treat alike: permuting
+        the components (for example the terms of a sum of exponentials,
+        ``[("a1", "b1"), ("a2", "b2"), ("a3", "b3")]``) changes neither. Such
+        a posterior has k! copies of each mode, which a sampler must all
+        find; declared, the nested samplers sample only the ordering where
+        the components' first parameters decrease, with the prior density
+        multiplied by k!, which leaves every evidence unchanged. The
+        simulations and estimators do not use it.
     name : str
         A label used in reports.
     check : bool
@@ -91,6 +102,7 @@ class Problem:
         x_B_obs: Any = None,
         log_likelihood_A: LogLikelihood | None = None,
         log_likelihood_B: LogLikelihood | None = None,
+        exchangeable: Sequence[Sequence[Sequence[str]]] | None = None,
         name: str = "problem",
         check: bool = True,
     ) -> None:
@@ -113,7 +125,7 @@ class Problem:
             if fn is not None:
                 self._check_callable(label, fn)
         self.name = str(name)
-
+        self.exchangeable = self._check_exchangeable(exchangeable)
         self._fingerprint: dict[str, Any] | None = None
         self.length_A: int | None = None
         self.length_B: int | None = None
@@ -164,6 +176,75 @@ class Problem:
                 f"{list(self.names)}; unknown: {unknown}"
             )
         return tuple(n for n in self.names if n in params)
+
+    def _check_exchangeable(self, groups: Any) -> tuple[tuple[tuple[str, ...], ...], ...]:
+        """Validate the declared symmetries (see ``exchangeable``)."""
+        if groups is None:
+            return ()
+        accepted = ("a sequence of groups, each a sequence of at least two "
+                    "components, each a tuple of parameter names of equal length, "
+                    "e.g. [[('a1', 'b1'), ('a2', 'b2')]]")
+        if isinstance(groups, str):
+            raise TypeError(f"exchangeable must be {accepted}; got a string")
+        checked = []
+        seen: set[str] = set()
+        for group in groups:
+            if isinstance(group, str) or len(group) < 2:
+                raise ValueError(f"exchangeable must be {accepted}; got the group "
+                                 f"{group!r}")
+            components = []
+            for component in group:
+                if isinstance(component, str):
+                    component = (component,)
+                components.append(tuple(str(n) for n in component))
+            sizes = {len(c) for c in components}
+            if len(sizes) != 1 or 0 in sizes:
+                raise ValueError(f"exchangeable must be {accepted}; the components of "
+                                 f"{components} differ in length or are empty")
+            names = [n for c in components for n in c]
+            unknown = [n for n in names if n not in self.names]
+            if unknown:
+                raise ValueError(f"exchangeable names parameters {unknown} that the "
+                                 f"prior does not have; its names are "
+                                 f"{list(self.names)}")
+            repeated = sorted({n for n in names if names.count(n) > 1} | (seen & set(names)))
+            if repeated:
+                raise ValueError(f"exchangeable uses parameters {repeated} more than "
+                                 f"once; each may belong to one component of one group")
+            seen.update(names)
+            roles = {(n in self.params_A, n in self.params_B) for n in names}
+            if len(roles) != 1:
+                raise ValueError(
+                    f"the exchangeable components {components} mix parameters of "
+                    f"different experiments; permuting them would change the model")
+            blocks = getattr(self.prior, "groups", None)
+            if blocks is not None:
+                coupled = [b for b in blocks if len(b) > 1 and set(b) & set(names)]
+                if coupled:
+                    raise ValueError(
+                        f"exchangeable parameters must have independent "
+                        f"one-dimensional priors; {list(coupled[0])} is a correlated "
+                        f"block")
+            self._check_same_priors(components)
+            checked.append(tuple(components))
+        return tuple(checked)
+
+    def _check_same_priors(self, components: list[tuple[str, ...]]) -> None:
+        """Each position of exchangeable components must have the same prior."""
+        transform = getattr(self.prior, "transform", None)
+        if not callable(transform):
+            return
+        levels = np.linspace(0.01, 0.99, 7)
+        for position in range(len(components[0])):
+            cube = np.full((len(levels), len(self.names)), 0.5)
+            columns = self.indices([c[position] for c in components])
+            cube[:, columns] = levels[:, None]
+            values = np.asarray(transform(cube))[:, columns]
+            if not np.allclose(values, values[:, :1], rtol=1e-12, atol=0.0):
+                raise ValueError(
+                    f"exchangeable parameters {[c[position] for c in components]} "
+                    f"have different priors; components can be interchangeable only "
+                    f"if their priors are the same")
 
     def _trial(self) -> tuple[int, int]:
         """Run both simulators on a few prior draws and check what they return."""

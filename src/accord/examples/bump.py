@@ -255,5 +255,7 @@ def bump_problem() -> Problem:
         x_A_obs=x_A, x_B_obs=x_B,
         log_likelihood_A=colliders["A"].log_likelihood,
         log_likelihood_B=colliders["B"].log_likelihood,
+        exchangeable=[[(f"b{k}_{label}", f"a{k}_{label}") for k in (1, 2, 3)]
+                      for label in _EXPERIMENTS],
         name="bump",
     )
