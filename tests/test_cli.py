@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import accord
 from accord.cli import _bao_config, _parser, main
 from accord.config import DEFAULT_CONFIG, BAOConfig, ConfigError, load_config
 
@@ -133,7 +134,7 @@ def test_config_error_is_a_value_error():
 # ---------------------------------------------------------------------------
 # accord evidence
 
-CHAINS = Path(__file__).parent / "data" / "polychord" / "21cm"
+CHAINS = Path(accord.__file__).parent / "data" / "cm21" / "polychord"
 
 
 def test_evidence_from_chains_prints_log_r(capsys, tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import accord
 from accord import Problem
 from accord.evidence import (
     ChainError,
@@ -23,7 +24,7 @@ from accord.evidence import (
 from accord.exceptions import AccordError, AccordWarning
 from accord.priors import Independent, MultivariateNormal, Normal, Uniform
 
-DATA = Path(__file__).parent / "data" / "polychord" / "21cm"
+DATA = Path(accord.__file__).parent / "data" / "cm21" / "polychord"
 
 # The paper's PolyChord log R_obs for B's amplitude, with its quoted error.
 PUBLISHED_LOGR = {"0.15": -4.9, "0.2": 8.6, "0.25": -13.4}
@@ -400,7 +401,7 @@ def test_truncated_dead_points_file_is_refused(tmp_path):
     # evidence disagrees with the one PolyChord recorded in the .stats file.
     import shutil
 
-    source = Path(__file__).parent / "data" / "polychord" / "21cm"
+    source = DATA
     for name in ("exp1", "exp2_0.2", "joint_0.2"):
         shutil.copytree(source / name, tmp_path / name)
     dead = tmp_path / "joint_0.2" / "test_dead-birth.txt"

@@ -35,7 +35,7 @@ from accord.pipeline import PosteriorSamples
 from accord.priors import as_rng
 
 ROOT = Path(__file__).resolve().parent.parent
-POLYCHORD = Path(__file__).resolve().parent / "data" / "polychord" / "21cm"
+POLYCHORD = Path(accord.__file__).parent / "data" / "cm21" / "polychord"
 
 # sha256 of the observed spectra of the PolyChord fixtures, as shipped
 # beside the runs; the package's copies must be those files, byte for byte.
