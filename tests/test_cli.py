@@ -247,7 +247,7 @@ def test_run_bump_nested_samples_one_ordering_of_the_background(tmp_path, capsys
     assert case["observed"] == "nautilus"
     assert set(case["calibrations"]) == {"nautilus", "network"}
     # the runs sampled the ordered space (their checkpoints say so)
-    assert list((tmp_path / "nested_sampling").glob("bump_ordered_nautilus_AB_0*"))
+    assert list((tmp_path / "nested_sampling").glob("bump_ordered-*_nautilus_AB_0*"))
     assert "C = 2.56" in capsys.readouterr().out
 
 

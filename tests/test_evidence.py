@@ -379,6 +379,12 @@ class TestSampler:
         with pytest.raises(ValueError, match="log_likelihood_A"):
             run_nested_sampling(problem)
 
+    def test_nautilus_refuses_a_one_parameter_run_before_sampling(self):
+        problem = GaussianPair().problem()
+        problem.params_B = problem.params_B[:1]
+        with pytest.raises(ValueError, match="run B .* has one; use sampler='dynesty'"):
+            run_nested_sampling(problem, sampler="nautilus")
+
 
 # --- cross-check ------------------------------------------------------------
 

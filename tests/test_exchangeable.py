@@ -104,18 +104,24 @@ def test_nested_sampling_of_one_ordering_keeps_every_evidence():
 
 def test_a_likelihood_that_is_not_symmetric_is_refused():
     problem = _problem(log_likelihood_A=_lopsided_A)
-    with pytest.raises(SamplingError, match=r"exchangeable.*run A.*permuted"):
+    with pytest.raises(SamplingError, match=r"exchangeable, but a .* changes the "
+                                            r"log-likelihood of run A"):
         run_nested_sampling(problem, sampler="nautilus", n_live=50, seed=0)
 
 
 @pytest.mark.parametrize("exchangeable, match", [
     ("a1", "got a string"),
+    (5, "exchangeable must be a sequence of groups"),
+    ([None], "exchangeable must be a sequence of groups"),
+    (["a1"], "exchangeable must be a sequence of groups"),
+    ([[1, 2]], "exchangeable must be a sequence of groups"),
+    ([[b"a1", b"a2"]], "exchangeable must be a sequence of groups"),
     ([[("a1",)]], "at least two"),
     ([[("a1", "mu"), ("a2",)]], "differ in length"),
     ([[("a1",), ("zz",)]], r"\['zz'\]"),
     ([[("a1",), ("a1",)]], "more than once"),
     ([[("a1",), ("a2",)], [("a2",), ("mu",)]], "more than once"),
-    ([[("a1",), ("c",)]], "different experiments"),
+    ([[("a1",), ("c",)]], r"\['a1', 'c'\] in the same place .* different experiments"),
 ])
 def test_malformed_declarations_are_named(exchangeable, match):
     with pytest.raises((TypeError, ValueError), match=match):
@@ -141,3 +147,74 @@ def test_the_sampler_sees_one_ordering_only():
     values = _Transform(problem.prior, columns, keys)(cube)
     assert np.all(values[:, 1] >= values[:, 2])
     np.testing.assert_allclose(values[:, 0], cube[:, 0], rtol=1e-12)
+
+
+def _cyclic_only(theta, x):
+    """Unchanged by a cyclic shift of (a1, a2, c3), not by a swap."""
+    a1, a2, a3 = theta[:, 1], theta[:, 2], theta[:, 3]
+    return 50.0 * (a1 - a2) * (a2 - a3) * (a3 - a1)
+
+
+def _in_single_precision(theta, x):
+    """Symmetric, but summed in float32: permutations differ in the last bits."""
+    a = theta[:, 1:4].astype(np.float32)
+    return np.asarray(-(a[:, 0] ** 2 + a[:, 1] ** 2 + a[:, 2] ** 2) * 1e3, dtype=float)
+
+
+def _three(log_likelihood_A):
+    prior = Independent(mu=Uniform(0, 1), a1=Uniform(0, 1), a2=Uniform(0, 1),
+                        a3=Uniform(0, 1))
+    return Problem(prior, lambda t, r: t[:, :4], lambda t, r: t[:, :1],
+                   params_A=["mu", "a1", "a2", "a3"], params_B=["mu"],
+                   x_A_obs=np.zeros(4), x_B_obs=np.zeros(1),
+                   log_likelihood_A=log_likelihood_A, log_likelihood_B=_log_likelihood_B,
+                   exchangeable=[["a1", "a2", "a3"]], name="three")
+
+
+def test_a_symmetry_under_cyclic_shifts_only_is_refused_before_sampling():
+    from accord._sampler import check_symmetries
+
+    with pytest.raises(SamplingError, match="a swap of them changes"):
+        check_symmetries(_three(_cyclic_only), "A", seed=0)
+
+
+def test_single_precision_likelihoods_pass_the_check():
+    from accord._sampler import check_symmetries
+
+    check_symmetries(_three(_in_single_precision), "A", seed=0)
+
+
+def test_components_may_mix_shared_and_own_parameters_place_by_place():
+    prior = Independent(s1=Uniform(0, 1), s2=Uniform(0, 1), n1=Uniform(0, 1),
+                        n2=Uniform(0, 1))
+    problem = Problem(prior, lambda t, r: t, lambda t, r: t[:, :2],
+                      params_A=["s1", "s2", "n1", "n2"], params_B=["s1", "s2"],
+                      exchangeable=[[("s1", "n1"), ("s2", "n2")]], name="mixed")
+    assert problem.exchangeable == ((("s1", "n1"), ("s2", "n2")),)
+
+
+def test_checkpoints_of_another_declaration_are_never_resumed():
+    from accord._sampler import checkpoint_stem
+
+    stems = {checkpoint_stem(_problem(exchangeable=declaration))
+             for declaration in (None, [[("a1",), ("a2",)]], [[("a2",), ("a1",)]])}
+    assert len(stems) == 3
+    assert "toy" in stems
+
+
+def test_an_interrupt_a_library_swallows_still_stops_the_run():
+    import os
+    import signal
+
+    from accord._sampler import _interrupts_kept
+
+    swallowed = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_kept():
+            try:  # what scikit-learn's network training does inside nautilus
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):
+                    pass
+            except KeyboardInterrupt:
+                swallowed.append(True)
+    assert swallowed == [True]

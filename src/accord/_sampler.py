@@ -7,19 +7,24 @@ prior by construction (docs/method.md).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from .exceptions import AccordError
 
 __all__ = ["SamplingError", "SAMPLERS", "RunEvidence", "sample_evidence", "run_subset",
-           "run_transform", "checkpoint_stem"]
+           "run_transform", "checkpoint_stem", "check_symmetries", "check_run_sizes"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +111,13 @@ def run_transform(problem: Any, label: str) -> _Transform:
 def checkpoint_stem(problem: Any) -> str:
     """The start of the names of a problem's nested-sampling checkpoints."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", problem.name)
-    # Ordered runs sample another space; never resume an unordered one.
-    return stem + "_ordered" if getattr(problem, "exchangeable", ()) else stem
+    exchangeable = getattr(problem, "exchangeable", ())
+    if not exchangeable:
+        return stem
+    # Ordered runs sample another space, which the declaration defines: never
+    # resume an unordered run, or one ordered by another declaration.
+    digest = hashlib.sha256(json.dumps(exchangeable).encode()).hexdigest()[:8]
+    return f"{stem}_ordered-{digest}"
 
 
 def ordered(cube: np.ndarray) -> np.ndarray:
@@ -184,9 +194,6 @@ def sample_evidence(
     columns = problem.indices(names)
     log_likelihood = _LogLikelihood(problem, label, columns)
     transform = run_transform(problem, label)
-    for group in _run_groups(problem, names):
-        _check_symmetry(problem, label, group, _Transform(problem.prior, columns),
-                        log_likelihood, names, seed)
     n_live = _DEFAULT_N_LIVE[sampler] if n_live is None else n_live
 
     start = time.perf_counter()
@@ -212,24 +219,51 @@ def sample_evidence(
     return RunEvidence(float(logZ), float(logZ_err), int(n_like), wall_s)
 
 
-def _check_symmetry(problem: Any, label: str, group: tuple[tuple[str, ...], ...],
-                    transform: _Transform, log_likelihood: _LogLikelihood,
-                    names: tuple[str, ...], seed: int) -> None:
-    """Refuse an exchangeable group whose permutation changes the likelihood."""
+# Prior draws on which a declared symmetry is checked.
+_N_SYMMETRY_DRAWS = 256
+
+
+def check_symmetries(problem: Any, label: str, seed: int) -> None:
+    """Refuse exchangeable components whose permutation changes run ``label``'s
+    likelihood.
+
+    A spot check on prior draws: a cyclic shift and a swap of the first two
+    components (together they generate every permutation) must leave every
+    finite log-likelihood unchanged to a relative 1e-6, which single-precision
+    likelihoods meet. A symmetry broken only where the likelihood is tiny
+    everywhere on the draws can pass it.
+    """
+    names = run_subset(problem, label)
+    groups = _run_groups(problem, names)
+    if not groups:
+        return
+    columns = problem.indices(names)
+    log_likelihood = _LogLikelihood(problem, label, columns)
     rng = np.random.default_rng(seed)
-    params = transform(rng.uniform(size=(8, len(names))))
-    swapped = params.copy()
-    positions = [[names.index(n) for n in component] for component in group]
-    for source, target in zip(positions, positions[1:] + positions[:1]):
-        swapped[:, target] = params[:, source]
-    before, after = log_likelihood(params), log_likelihood(swapped)
-    finite = np.isfinite(before) | np.isfinite(after)
-    if not np.allclose(before[finite], after[finite], rtol=1e-9, atol=1e-9):
-        raise SamplingError(
-            f"problem {problem.name!r} declares the components {list(group)} "
-            f"exchangeable, but the log-likelihood of run {label} changes when they "
-            f"are permuted ({before[finite][0]:.6g} against {after[finite][0]:.6g}); "
-            f"declare only symmetries of the likelihood")
+    params = _Transform(problem.prior, columns)(rng.uniform(size=(_N_SYMMETRY_DRAWS,
+                                                                  len(names))))
+    before = log_likelihood(params)
+    for group in groups:
+        # A run may hold only some places of the components (the shared ones).
+        positions = [[names.index(n) for n in component if n in names]
+                     for component in group]
+        cyclic = positions[1:] + positions[:1]
+        swap = [positions[1], positions[0]] + positions[2:]
+        for kind, targets in (("a cyclic shift", cyclic), ("a swap", swap)):
+            permuted = params.copy()
+            for source, target in zip(positions, targets):
+                permuted[:, target] = params[:, source]
+            after = log_likelihood(permuted)
+            finite = np.isfinite(before) | np.isfinite(after)
+            bad = ~np.isclose(after[finite], before[finite], rtol=1e-6, atol=1e-6)
+            if np.any(bad):
+                i = int(np.argmax(bad))
+                raise SamplingError(
+                    f"problem {problem.name!r} declares the components {list(group)} "
+                    f"exchangeable, but {kind} of them changes the log-likelihood of "
+                    f"run {label} ({before[finite][i]:.10g} against "
+                    f"{after[finite][i]:.10g} at a prior draw); declare only "
+                    f"symmetries of the likelihood")
 
 
 def _nautilus(
@@ -248,12 +282,42 @@ def _nautilus(
     # The exploration phase biases the evidence slightly; discarding it is
     # what makes nautilus's estimate unbiased.
     options = {"discard_exploration": True, **run_kwargs}
-    sampler.run(verbose=progress, **options)
+    with _interrupts_kept():
+        sampler.run(verbose=progress, **options)
 
     # nautilus reports no evidence error. Its estimate is an importance-sampling
     # sum whose relative variance is about 1 / n_eff, hence this error on logZ.
     logZ_err = 1.0 / np.sqrt(max(sampler.n_eff, 1.0))
     return float(sampler.log_z), float(logZ_err), int(sampler.n_like)
+
+
+@contextlib.contextmanager
+def _interrupts_kept() -> Iterator[None]:
+    """Make Ctrl-C stop a run even if a library catches the KeyboardInterrupt.
+
+    nautilus trains its bounds with scikit-learn, whose network training
+    catches KeyboardInterrupt and carries on; the run would then finish and
+    its result be saved as if nothing happened. The interrupt is recorded
+    here and raised again once the sampler returns, leaving its checkpoint
+    to resume from.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    interrupted = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _dynesty(
@@ -311,3 +375,13 @@ def check_sampler_options(
             f"prior of accord.priors"
         )
 
+
+def check_run_sizes(problem: Any, sampler: str) -> None:
+    """nautilus needs two parameters per run; say so before any sampling."""
+    if sampler == "nautilus":
+        small = [label for label, names in (("A", problem.params_A), ("B", problem.params_B))
+                 if len(names) < 2]
+        if small:
+            raise ValueError(
+                f"nautilus samples at least two parameters, but run {small[0]} of "
+                f"problem {problem.name!r} has one; use sampler='dynesty'")

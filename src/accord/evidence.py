@@ -488,6 +488,10 @@ def run_nested_sampling(
     sampler_kwargs = dict(sampler_kwargs or {})
     for label in _LABELS:
         _sampler.run_subset(problem, label)
+    _sampler.check_run_sizes(problem, sampler)
+    for label in _LABELS:
+        # Before any sampling, so that a false declaration costs nothing.
+        _sampler.check_symmetries(problem, label, seed=0)
 
     sequence = np.random.SeedSequence(seed)
     if seed is None:

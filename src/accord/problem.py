@@ -184,24 +184,27 @@ class Problem:
         accepted = ("a sequence of groups, each a sequence of at least two "
                     "components, each a tuple of parameter names of equal length, "
                     "e.g. [[('a1', 'b1'), ('a2', 'b2')]]")
-        if isinstance(groups, str):
+        if isinstance(groups, (str, bytes)):
             raise TypeError(f"exchangeable must be {accepted}; got a string")
+        try:
+            if any(isinstance(group, (str, bytes)) for group in groups):
+                raise TypeError
+            groups = [[(component,) if isinstance(component, str) else tuple(component)
+                       for component in group] for group in groups]
+        except TypeError:
+            raise TypeError(f"exchangeable must be {accepted}; got "
+                            f"{groups!r}") from None
         checked = []
         seen: set[str] = set()
-        for group in groups:
-            if isinstance(group, str) or len(group) < 2:
+        for components in groups:
+            names = [n for c in components for n in c]
+            if len(components) < 2 or not all(isinstance(n, str) for n in names):
                 raise ValueError(f"exchangeable must be {accepted}; got the group "
-                                 f"{group!r}")
-            components = []
-            for component in group:
-                if isinstance(component, str):
-                    component = (component,)
-                components.append(tuple(str(n) for n in component))
+                                 f"{components!r}")
             sizes = {len(c) for c in components}
             if len(sizes) != 1 or 0 in sizes:
                 raise ValueError(f"exchangeable must be {accepted}; the components of "
                                  f"{components} differ in length or are empty")
-            names = [n for c in components for n in c]
             unknown = [n for n in names if n not in self.names]
             if unknown:
                 raise ValueError(f"exchangeable names parameters {unknown} that the "
@@ -212,11 +215,13 @@ class Problem:
                 raise ValueError(f"exchangeable uses parameters {repeated} more than "
                                  f"once; each may belong to one component of one group")
             seen.update(names)
-            roles = {(n in self.params_A, n in self.params_B) for n in names}
-            if len(roles) != 1:
-                raise ValueError(
-                    f"the exchangeable components {components} mix parameters of "
-                    f"different experiments; permuting them would change the model")
+            for position in zip(*components):
+                roles = {(n in self.params_A, n in self.params_B) for n in position}
+                if len(roles) != 1:
+                    raise ValueError(
+                        f"exchangeable parameters {list(position)} in the same place "
+                        f"of their components belong to different experiments; "
+                        f"permuting them would change the model")
             blocks = getattr(self.prior, "groups", None)
             if blocks is not None:
                 coupled = [b for b in blocks if len(b) > 1 and set(b) & set(names)]
