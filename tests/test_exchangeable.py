@@ -59,7 +59,8 @@ def _problem(exchangeable=((("a1",), ("a2",)),), log_likelihood_A=_log_likelihoo
     return Problem(prior or _prior(), _simulate_A, _simulate_B,
                    params_A=["mu", "a1", "a2"], params_B=["mu", "c"],
                    x_A_obs=np.zeros(3), x_B_obs=np.zeros(1),
-                   log_likelihood_A=log_likelihood_A, log_likelihood_B=_log_likelihood_B,
+                   log_likelihood_A=log_likelihood_A,
+                   log_likelihood_B=_log_likelihood_B,
                    exchangeable=exchangeable, name="toy")
 
 
@@ -167,7 +168,8 @@ def _three(log_likelihood_A):
     return Problem(prior, lambda t, r: t[:, :4], lambda t, r: t[:, :1],
                    params_A=["mu", "a1", "a2", "a3"], params_B=["mu"],
                    x_A_obs=np.zeros(4), x_B_obs=np.zeros(1),
-                   log_likelihood_A=log_likelihood_A, log_likelihood_B=_log_likelihood_B,
+                   log_likelihood_A=log_likelihood_A,
+                   log_likelihood_B=_log_likelihood_B,
                    exchangeable=[["a1", "a2", "a3"]], name="three")
 
 

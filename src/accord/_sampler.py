@@ -379,8 +379,8 @@ def check_sampler_options(
 def check_run_sizes(problem: Any, sampler: str) -> None:
     """nautilus needs two parameters per run; say so before any sampling."""
     if sampler == "nautilus":
-        small = [label for label, names in (("A", problem.params_A), ("B", problem.params_B))
-                 if len(names) < 2]
+        runs = (("A", problem.params_A), ("B", problem.params_B))
+        small = [label for label, names in runs if len(names) < 2]
         if small:
             raise ValueError(
                 f"nautilus samples at least two parameters, but run {small[0]} of "

@@ -177,7 +177,8 @@ class Problem:
             )
         return tuple(n for n in self.names if n in params)
 
-    def _check_exchangeable(self, groups: Any) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    def _check_exchangeable(self, groups: Any
+                            ) -> tuple[tuple[tuple[str, ...], ...], ...]:
         """Validate the declared symmetries (see ``exchangeable``)."""
         if groups is None:
             return ()
@@ -210,7 +211,8 @@ class Problem:
                 raise ValueError(f"exchangeable names parameters {unknown} that the "
                                  f"prior does not have; its names are "
                                  f"{list(self.names)}")
-            repeated = sorted({n for n in names if names.count(n) > 1} | (seen & set(names)))
+            repeated = sorted({n for n in names if names.count(n) > 1}
+                              | (seen & set(names)))
             if repeated:
                 raise ValueError(f"exchangeable uses parameters {repeated} more than "
                                  f"once; each may belong to one component of one group")
