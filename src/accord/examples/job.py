@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -40,8 +39,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from .._version import __version__
 from ..calibration import CalibrationResult, calibrate
@@ -51,10 +48,9 @@ from ..evidence import (
     NestedSampling,
     cross_check,
     evidence_from_chains,
-    run_nested_sampling,
 )
 from ..exceptions import AccordWarning
-from ..pipeline import RunResult, run
+from ..pipeline import RunResult, _nested_sampling_stage, run
 from ..problem import Problem
 from . import bump, cm21
 
@@ -243,43 +239,12 @@ def polychord_evidence(amplitude_B: float, problem: Problem | None = None, *,
 
 def _nautilus_stage(problem: Problem, directory: Path, options: NestedSampling, *,
                     seed: int, progress: bool) -> tuple[EvidenceResult, bool]:
-    """nautilus on the observed pair, its result kept in ``directory``.
-
-    A finished run with the same settings and data is read back; checkpoints
-    of other settings are removed rather than resumed as if they were ours.
-    """
-    manifest = {"accord_version": __version__, "problem": problem.fingerprint(),
-                "x_A_obs": np.asarray(problem.x_A_obs).tolist(),
-                "x_B_obs": np.asarray(problem.x_B_obs).tolist(),
-                "options": asdict(options), "seed": seed}
-    path = directory / "evidence.json"
-    stored = _read_json(path)
-    if stored is not None and stored.get("manifest") == manifest:
-        values = dict(stored["evidence"])
-        values["runs"] = tuple(values.get("runs", ()))
-        values["roots"] = tuple(values.get("roots", ()))
-        return EvidenceResult(**values), True
-    if directory.exists() and _read_json(directory / "manifest.json") != manifest:
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-
-    run_kwargs = {} if options.n_eff is None else {"n_eff": options.n_eff}
-    sampler_kwargs = {} if options.n_networks is None else \
-        {"n_networks": options.n_networks}
-    evidence = run_nested_sampling(
-        problem, sampler=options.sampler, n_live=options.n_live, seed=seed,
-        n_repeats=options.n_repeats, checkpoint_dir=directory, progress=progress,
-        run_kwargs=run_kwargs, sampler_kwargs=sampler_kwargs)
-    path.write_text(json.dumps({"manifest": manifest, "evidence": evidence.to_dict()}))
-    return evidence, False
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    """nautilus on the observed pair, as the nested-sampling stage of
+    :func:`accord.run` in ``directory``: a finished run with the same settings
+    and data is read back, and checkpoints of other settings are removed."""
+    evidence, _, _, reused = _nested_sampling_stage(problem, directory, options,
+                                                    seed=seed, progress=progress)
+    return evidence, reused
 
 
 # --------------------------------------------------------------------------
