@@ -491,7 +491,7 @@ def run_nested_sampling(
     _sampler.check_run_sizes(problem, sampler)
     for label in _LABELS:
         # Before any sampling, so that a false declaration costs nothing.
-        _sampler.check_symmetries(problem, label, seed=0)
+        _sampler.check_symmetries(problem, label)
 
     sequence = np.random.SeedSequence(seed)
     if seed is None:

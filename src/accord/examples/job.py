@@ -432,9 +432,7 @@ def run_cm21(
         evidences = {"polychord": polychord_evidence(amplitude, problem, seed=seed)}
         if observed != "network":
             evidences["nautilus"], was_reused = _nautilus_stage(
-                problem, case_dir / "nautilus", sampling,
-                seed=seed if sampling.seed is None else sampling.seed,
-                progress=progress)
+                problem, case_dir / "nautilus", sampling, seed=seed, progress=progress)
             if was_reused:
                 reused.add("nested_sampling")
         timings["nested_sampling"] += time.perf_counter() - start
